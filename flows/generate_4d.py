@@ -1,0 +1,127 @@
+"""The `worldsim` flow (deployment `worldsim/generate-4d`): one Prefect task per configured stage.
+
+The flow only orders calls to `worldsim.runner`; every stage also runs without Prefect
+(`worldsim.runner.run_pipeline`). Stage outputs are files in the run folder, so Prefect persists
+no results and caches nothing (`persist_result=False`, `cache_policy=NO_CACHE`).
+
+Retry rule (`retry_condition_fn`): a stage is retried (2 times, 1 s apart) only when its error is
+transient: an OSError, directly or as the cause of a `StageFailedError` (TimeoutError and
+ConnectionError are OSErrors), except the path errors a retry cannot fix (file not found, exists,
+permission, is/not a directory). Every other `WorldsimError` (bad input, unparseable prompt, bad
+config, missing dependency, a stage bug) fails at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from worldsim import artifacts, runner
+from worldsim.config import StepConfig
+from worldsim.errors import StageFailedError, WorldsimError
+
+STAGE_RETRIES = 2
+STAGE_RETRY_DELAY_S = 1.0
+ARTIFACT_KEY = "worldsim-run"
+PERMANENT_OS_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """The retry rule above, on an exception."""
+    if isinstance(exc, StageFailedError):
+        exc = exc.__cause__
+    elif isinstance(exc, WorldsimError):
+        return False
+    return isinstance(exc, OSError) and not isinstance(exc, PERMANENT_OS_ERRORS)
+
+
+def retry_condition_fn(task, task_run, state) -> bool:
+    """Prefect's retry hook: `state` is the Failed state of the attempt; retry only transient errors."""
+    exc = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
+    return is_transient(exc if isinstance(exc, BaseException) else None)
+
+
+@task(retries=STAGE_RETRIES, retry_delay_seconds=STAGE_RETRY_DELAY_S, retry_condition_fn=retry_condition_fn,
+      persist_result=False, cache_policy=NO_CACHE)
+def run_stage(state: runner.RunState, step: StepConfig) -> runner.RunState:
+    """Run one stage of the config (named `kind:name` per call) and return the new run state."""
+    return runner.run_step(state, step)
+
+
+def _summary_markdown(state: runner.RunState, folder: Path, total_s: float) -> str:
+    manifest = json.loads((folder / artifacts.RUN_FILE).read_text())
+    plan = json.dumps(manifest.get("plan", {}), indent=2, sort_keys=True)
+    rows = "\n".join(f"| {s.kind} | {s.name} | {s.plugin} | {s.wall_s:.3f} |" for s in state.stages)
+    files = "\n".join(f"| `{a['path']}` | {a['bytes']} | `{a['sha256'][:12]}` |" for a in manifest.get("artifacts", []))
+    outputs = json.dumps(manifest.get("outputs", {}), indent=2, sort_keys=True)
+    return f"""# worldsim run `{state.run_id}`
+
+- prompt: {state.prompt!r}
+- config: `{state.config.name}`, seed {state.seed}
+- run folder: `{folder}`
+- manifest: `{folder / artifacts.RUN_FILE}`
+- flow wall time: {total_s:.2f} s
+
+## Plan
+```json
+{plan}
+```
+
+## Stages
+| kind | name | plugin | wall s |
+|---|---|---|---|
+{rows}
+
+## Outputs
+```json
+{outputs}
+```
+
+| file | bytes | sha256 |
+|---|---|---|
+{files}
+"""
+
+
+@flow(name="worldsim", persist_result=False, validate_parameters=True, log_prints=False)
+def generate_4d(
+    prompt: str,
+    edits: list[str] | None = None,
+    config: str = "default",
+    seed: int = 0,
+    output_dir: str = "outputs",
+) -> str:
+    """Generate a 4D world from a text prompt; returns the run folder (`<output_dir>/<run-id>`).
+
+    Args:
+        prompt: a scene description, e.g. "A red ball rolls quickly from left to right".
+        edits: edit commands applied after generation (needs a config with an editor stage).
+        config: a preset name from configs/ (e.g. "default") or a path to a preset .yaml file.
+        seed: random seed in [0, 2**32-1]; same inputs and seed give the same artifacts.
+        output_dir: folder that receives the run folder (relative paths: to the serving process's cwd).
+    """
+    logger = get_run_logger()
+    t0 = time.perf_counter()
+    state = runner.start_run(prompt, edits or [], config, seed, output_dir)  # validates before any work
+    logger.info("run %s: config %s, stages %s", state.run_id, state.config.name,
+                ", ".join(f"{s.kind}:{s.name}" for s in state.config.stages))
+    try:
+        for step in state.config.stages:
+            state = run_stage.with_options(name=f"{step.kind}:{step.name}")(state, step)
+        folder = runner.finish_run(state)
+    except BaseException:
+        runner.abort_run(state)  # no partial folder remains
+        raise
+    total = time.perf_counter() - t0
+    try:
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=_summary_markdown(state, folder, total),
+                                 description=f"worldsim run {state.run_id}")
+    except Exception as exc:  # the run folder is complete; a missing summary must not fail it
+        logger.warning("could not record the %s artifact: %s: %s", ARTIFACT_KEY, type(exc).__name__, exc)
+    logger.info("run folder: %s", folder)
+    return str(folder)

@@ -1,0 +1,180 @@
+"""Build a procedural 4D world from a plan: background Gaussians, object Gaussians, per-frame poses.
+
+World frame: x right, y up, z towards the camera. The camera looks at the origin from +z. Objects move
+in the plane z = 0: each frame's planned box centre is cast as a camera ray onto that plane, so the
+projected object centre follows the plan exactly. The ground sits under the lowest object.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from plugins.procedural.shapes import quat_from_z_to, surface_gaussians, surface_pattern
+from worldsim.colors import color_rgb
+from worldsim.objects import OBJECTS, object_kind
+from worldsim.planning import PlannerConfig, plan_tracks
+from worldsim.types import Camera, ObjectTrack, Plan
+
+log = logging.getLogger(__name__)
+
+LIGHT = np.array([0.35, 0.8, 0.5]) / np.linalg.norm([0.35, 0.8, 0.5])
+GROUND_PALETTES = {  # two tile tones per palette: neutral, so named object colours stay separable
+    "sand": ((0.80, 0.72, 0.56), (0.70, 0.62, 0.47)),
+    "concrete": ((0.62, 0.62, 0.60), (0.52, 0.52, 0.51)),
+    "tiles": ((0.78, 0.76, 0.72), (0.45, 0.44, 0.42)),
+    "clay": ((0.72, 0.58, 0.48), (0.62, 0.50, 0.42)),
+}
+SKY_BOTTOM, SKY_TOP = np.array([0.86, 0.90, 0.94]), np.array([0.55, 0.70, 0.88])
+
+
+@dataclass
+class Instance:
+    id: int  # 1-based instance id used in masks
+    name: str
+    color: str | None
+    family: str
+    track: ObjectTrack
+    positions: np.ndarray  # [T,3] world centre per frame
+    rotations: np.ndarray  # [T,4] wxyz per frame
+    spin_axis: np.ndarray  # [3] world axis of rotation (zero when it does not rotate)
+    angular_speed: float  # radians per frame about spin_axis (signed, right-handed)
+
+
+@dataclass
+class World:
+    camera: Camera
+    ground_y: float
+    palette: str
+    instances: list[Instance]
+    # Gaussians: canonical (object-local for objects, world for background) [N,...]
+    means: np.ndarray
+    quats: np.ndarray
+    scales: np.ndarray
+    opacities: np.ndarray
+    rgb: np.ndarray
+    instance_ids: np.ndarray  # [N] 0 = background
+
+
+def axis_angle_quat(axis: np.ndarray, angle: float) -> np.ndarray:
+    n = np.linalg.norm(axis)
+    if n < 1e-12 or angle == 0.0:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    a = axis / n
+    return np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * a])
+
+
+def _plane_point(camera: Camera, x: float, y: float) -> np.ndarray:
+    """Intersection of the ray through image point (x, y) with the plane z = 0."""
+    o, d = camera.center(), camera.ray(x, y)
+    return o + (-o[2] / d[2]) * d
+
+
+def _grid(rng, x_range, second_range, spacing):
+    xs = np.arange(x_range[0], x_range[1], spacing)
+    ss = np.arange(second_range[0], second_range[1], spacing)
+    X, S = np.meshgrid(xs, ss, indexing="xy")
+    X = X.ravel() + rng.uniform(-0.25, 0.25, X.size) * spacing
+    S = S.ravel() + rng.uniform(-0.25, 0.25, S.size) * spacing
+    return X, S
+
+
+def _background(rng, ground_y: float, palette: str, spacing: float):
+    """Textured ground (checker tiles + noise) and a sky-gradient back wall."""
+    gx, gz = _grid(rng, (-6.5, 6.5), (-8.0, 4.5), spacing)
+    ground = np.stack([gx, np.full_like(gx, ground_y), gz], axis=1)
+    a, b = (np.array(c) for c in GROUND_PALETTES[palette])
+    tile = ((np.floor(gx / 1.0) + np.floor(gz / 1.0)) % 2)[:, None]
+    ground_rgb = (tile * a + (1 - tile) * b) * rng.uniform(0.9, 1.08, (gx.size, 1))
+    ground_n = np.tile([0.0, 1.0, 0.0], (gx.size, 1))
+
+    wx, wy = _grid(rng, (-7.0, 7.0), (ground_y, ground_y + 6.0), spacing * 1.6)
+    wall = np.stack([wx, wy, np.full_like(wx, -8.0)], axis=1)
+    h = np.clip((wy - ground_y) / 6.0, 0, 1)[:, None]
+    wall_rgb = (1 - h) * SKY_BOTTOM + h * SKY_TOP + rng.normal(0, 0.01, (wx.size, 3))
+    wall_n = np.tile([0.0, 0.0, 1.0], (wx.size, 1))
+
+    means = np.concatenate([ground, wall])
+    normals = np.concatenate([ground_n, wall_n])
+    flat = np.concatenate([np.full(gx.size, spacing), np.full(wx.size, spacing * 1.6)])
+    scales = np.stack([flat * 0.7, flat * 0.7, flat * 0.05], axis=1)
+    return means, quat_from_z_to(normals), scales, np.clip(np.concatenate([ground_rgb, wall_rgb]), 0, 1)
+
+
+def build_world(plan: Plan, seed: int, num_frames: int, width: int, height: int, fov_deg: float,
+                gaussians_per_object: int, background_spacing: float, planner: PlannerConfig | None = None) -> World:
+    rng = np.random.default_rng(seed)
+    camera = Camera.look_at((0.0, 1.6, 5.5), (0.0, 0.8, 0.0), width, height, fov_deg)
+    tracks = plan_tracks(plan, num_frames, planner)
+
+    parts = []  # (means, quats, scales, rgb, instance id) in object-local coordinates
+    instances: list[Instance] = []
+    for k, track in enumerate(tracks, start=1):
+        spec = plan.objects[track.object_index]
+        kind = object_kind(spec.name)
+        if spec.name not in OBJECTS:
+            log.warning("unknown object noun '%s': drawn as a generic rounded shape", spec.name)
+        base = np.array(color_rgb(spec.color)) if spec.color else rng.uniform(0.2, 0.9, 3)
+        g = surface_gaussians(kind.family, kind.size, gaussians_per_object)
+        shade = 0.78 + 0.22 * np.clip(g["normals"] @ LIGHT, -1, 1)
+        rgb = base * (0.72 + 0.28 * surface_pattern(g["means"]))[:, None] * shade[:, None]
+        parts.append((g["means"], g["quats"], g["scales"], np.clip(rgb, 0, 1), k))
+        centres = np.stack([_plane_point(camera, *c) for c in track.track.centers()])  # [T,3]
+        instances.append(Instance(id=k, name=spec.name, color=spec.color, family=kind.family, track=track,
+                                  positions=centres, rotations=np.zeros((num_frames, 4)),
+                                  spin_axis=np.zeros(3), angular_speed=0.0))
+
+    ground_y = min(float(inst.positions[:, 1].min()) - object_kind(inst.name).size[1] / 2 for inst in instances)
+    ground_y = min(ground_y, 0.0)
+    for inst in instances:
+        kind = object_kind(inst.name)
+        velocity = np.diff(inst.positions, axis=0, prepend=inst.positions[:1])  # [T,3] per-frame displacement
+        if plan.motion.spin:
+            inst.spin_axis, inst.angular_speed = np.array([0.0, 1.0, 0.0]), 2 * math.pi * 0.75 / max(num_frames - 1, 1)
+        elif kind.spins and plan.motion.direction in ("left", "right"):
+            radius = kind.size[1] / 2
+            v = velocity[1] if num_frames > 1 else np.zeros(3)
+            omega = np.cross([0.0, 1.0, 0.0], v) / radius  # rolling without slipping: v = omega x (r * up)
+            speed = float(np.linalg.norm(omega))
+            inst.spin_axis, inst.angular_speed = (omega / speed, speed) if speed > 0 else (np.zeros(3), 0.0)
+        inst.rotations = np.stack([axis_angle_quat(inst.spin_axis, inst.angular_speed * t) for t in range(num_frames)])
+
+    palette = sorted(GROUND_PALETTES)[int(rng.integers(len(GROUND_PALETTES)))]
+    bg = _background(rng, ground_y, palette, background_spacing)
+    means = np.concatenate([bg[0]] + [p[0] for p in parts])
+    quats = np.concatenate([bg[1]] + [p[1] for p in parts])
+    scales = np.concatenate([bg[2]] + [p[2] for p in parts])
+    rgb = np.concatenate([bg[3]] + [p[3] for p in parts])
+    ids = np.concatenate([np.zeros(len(bg[0]), np.int64)] + [np.full(len(p[0]), p[4], np.int64) for p in parts])
+    opacities = np.where(ids == 0, 0.995, 0.98)
+    return World(camera=camera, ground_y=ground_y, palette=palette, instances=instances, means=means, quats=quats,
+                 scales=scales, opacities=opacities, rgb=rgb, instance_ids=ids)
+
+
+def to_scene(world: World):
+    """The world as a `GaussianScene`: basis 0 is the static background, basis k moves instance k."""
+    import torch
+
+    from worldsim.io.ply import rgb_to_sh_dc
+    from worldsim.types import GaussianScene
+
+    n, k = len(world.means), len(world.instances)
+    T = len(world.instances[0].positions)
+    rot = np.zeros((k + 1, T, 4))
+    rot[0, :, 0] = 1.0
+    trans = np.zeros((k + 1, T, 3))
+    for inst in world.instances:
+        rot[inst.id], trans[inst.id] = inst.rotations, inst.positions
+    weights = np.zeros((n, k + 1))
+    weights[np.arange(n), world.instance_ids] = 1.0
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)
+    op = np.clip(world.opacities, 1e-6, 1 - 1e-6)
+    return GaussianScene(
+        means=f32(world.means), quats=f32(world.quats), log_scales=f32(np.log(world.scales)),
+        logit_opacities=f32(np.log(op / (1 - op))), sh=f32(rgb_to_sh_dc(world.rgb))[:, None, :],
+        basis_rotations=f32(rot), basis_translations=f32(trans), weights=f32(weights),
+        instance=torch.as_tensor(world.instance_ids, dtype=torch.int64),
+    )

@@ -1,0 +1,115 @@
+"""Run folders, atomic writes and content hashes.
+
+A run is built in `<root>/.<run-id>.partial/` and renamed to `<root>/<run-id>/` only when every stage
+succeeded, so a failed or interrupted run never leaves a half-written run folder behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from worldsim.errors import InputError
+
+RUN_FILE = "run.json"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write to a temporary name in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def temp_path_for(path: str | os.PathLike) -> Path:
+    """A sibling temporary name for writers that need a filename (video encoders, np.savez); rename after."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+def slugify(text: str, max_len: int = 32) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:max_len].rstrip("-") or "run"
+
+
+def new_run_id(prompt: str, seed: int, now: _dt.datetime | None = None) -> str:
+    now = now or _dt.datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{slugify(prompt)}-s{seed}-{uuid.uuid4().hex[:4]}"
+
+
+class RunFolder:
+    """A run under construction: `path` is the partial folder until `commit()` renames it."""
+
+    def __init__(self, root: str | os.PathLike, run_id: str):
+        self.root = Path(root)
+        self.run_id = run_id
+        self.final_path = self.root / run_id
+        self.path = self.root / f".{run_id}.partial"
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, run_id: str) -> "RunFolder":
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise InputError(f"output folder '{root}' exists and is not a folder; pass a folder path to --out")
+        folder = cls(root, run_id)
+        if folder.final_path.exists():
+            raise InputError(f"run folder '{folder.final_path}' already exists; choose another --out or run id")
+        folder.path.mkdir(parents=True, exist_ok=False)
+        return folder
+
+    def stage_dir(self, kind: str) -> Path:
+        d = self.path / kind
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def commit(self) -> Path:
+        os.replace(self.path, self.final_path)
+        self.path = self.final_path
+        return self.final_path
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def list_artifacts(run_dir: str | os.PathLike) -> list[tuple[str, str, int]]:
+    """(relative path, sha256, bytes) of every file in a run folder except run.json, sorted."""
+    run_dir = Path(run_dir)
+    out = []
+    for p in sorted(run_dir.rglob("*")):
+        if p.is_file() and p.name != RUN_FILE and not p.name.startswith("."):
+            out.append((p.relative_to(run_dir).as_posix(), sha256_file(p), p.stat().st_size))
+    return out

@@ -1,0 +1,171 @@
+"""`worldsim` command line. Every error the user can fix is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from worldsim import __version__
+from worldsim.errors import InputError, WorldsimError
+
+EXAMPLE = "A red ball rolls quickly from left to right"
+
+
+def _seed(text: str) -> int:
+    from worldsim.runner import validate_seed
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed '{text}' is not an integer in [0, 4294967295]") from None
+    try:
+        return validate_seed(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_parse(args) -> int:
+    from worldsim.registry import get_stage
+
+    plan = get_stage("parser", args.parser).run(args.text)
+    if args.json:
+        print(json.dumps(plan.contract()))
+    else:
+        print(json.dumps(plan.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from tqdm import tqdm
+
+    from worldsim import runner
+
+    state = runner.start_run(args.prompt, args.edit, args.config, args.seed, args.out, args.set)
+    bar = tqdm(state.config.stages, desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
+    try:
+        for step in bar:
+            bar.set_postfix_str(f"{step.kind}:{step.name}")
+            state = runner.run_step(state, step)
+        run_dir = runner.finish_run(state)
+    except BaseException:
+        runner.abort_run(state)
+        raise
+    finally:
+        bar.close()
+    summary = {"run_dir": str(run_dir), "run_json": str(run_dir / "run.json")}
+    if state.video is not None:
+        summary.update(video=str(run_dir / state.video.video), labels=str(run_dir / (state.video.labels or "")))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        times = ", ".join(f"{s.kind} {s.wall_s:.2f}s" for s in state.stages)
+        print(f"run folder: {run_dir}\n  {times}")
+        if state.video is not None:
+            print(f"  video: {summary['video']}")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    from worldsim import plugins, registry
+
+    versions = plugins.plugin_versions()
+    stages = registry.all_stages()
+    rows = []
+    for name, version in sorted(versions.items()):
+        mine = [f"{kind}:{s}" for kind, table in stages.items() for s, info in sorted(table.items()) if info.plugin == name]
+        rows.append({"plugin": name, "version": version, "stages": mine})
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['plugin']:<20} {r['version']:<10} {', '.join(r['stages']) or '-'}")
+    return 0
+
+
+def cmd_stages(args) -> int:
+    from worldsim import registry
+
+    rows = [
+        {"kind": kind, "name": name, "plugin": info.plugin, "description": info.description}
+        for kind, table in registry.all_stages().items() if args.kind in (None, kind)
+        for name, info in sorted(table.items())
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['kind']:<14} {r['name']:<22} {r['plugin']:<16} {r['description']}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from worldsim.serve import ensure_server, serve_deployments
+
+    ensure_server()
+    serve_deployments()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from worldsim.hookspecs import STAGE_KINDS
+
+    p = argparse.ArgumentParser(
+        prog="worldsim",
+        description="Generative 4D world simulation: command -> plan -> video -> 4D Gaussian scene, every stage a plugin.",
+        epilog=f"Example: worldsim generate \"{EXAMPLE}\" --seed 0",
+    )
+    p.add_argument("--version", action="version", version=f"worldsim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    g = sub.add_parser("generate", help="run the configured stages on a prompt (no server needed)",
+                       description="Parse PROMPT, generate a labelled video and every later stage the config lists; "
+                                   "writes a run folder under --out and prints its path.")
+    g.add_argument("prompt", metavar="PROMPT", help=f"scene description, e.g. \"{EXAMPLE}\"")
+    g.add_argument("--edit", action="append", default=[], metavar="TEXT", help="an edit command applied after generation (repeatable; needs an editor stage in the config)")
+    g.add_argument("--config", default="default", metavar="NAME", help="preset name from configs/ or a path to a YAML file (default: default)")
+    g.add_argument("--set", action="append", default=[], metavar="KIND.KEY=VALUE", help="override a stage setting, e.g. generator.num_frames=8 (repeatable)")
+    g.add_argument("--seed", type=_seed, default=None, metavar="N", help="random seed, integer in [0, 4294967295] (default: the preset's)")
+    g.add_argument("--out", default="outputs", metavar="DIR", help="folder that receives the run folder (default: outputs)")
+    g.add_argument("--json", action="store_true", help="print a JSON summary instead of text, no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    pa = sub.add_parser("parse", help="turn a command into a plan and print it",
+                        description="Parse a generate or edit command. With --json prints {mode, objects, motion, edit}.")
+    pa.add_argument("text", metavar="TEXT", help="the command, e.g. \"Make the ball blue\"")
+    pa.add_argument("--json", action="store_true", help="print the stable one-line JSON contract")
+    pa.add_argument("--parser", default="rules", metavar="NAME", help="parser stage to use (default: rules)")
+    pa.set_defaults(func=cmd_parse)
+
+    pl = sub.add_parser("plugins", help="list loaded plugins, their versions and stages")
+    pl.add_argument("--json", action="store_true", help="print JSON")
+    pl.set_defaults(func=cmd_plugins)
+
+    st = sub.add_parser("stages", help="list available stages by kind")
+    st.add_argument("--kind", choices=STAGE_KINDS, help="only this stage kind")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(func=cmd_stages)
+
+    sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve the worldsim/generate-4d deployment",
+                        description="Reuses a healthy Prefect server at the configured URL (127.0.0.1) or starts one with "
+                                    "SQLite under .prefect/, then serves deployments until interrupted.")
+    sv.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WorldsimError as exc:
+        print(f"worldsim: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("worldsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

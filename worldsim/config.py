@@ -1,0 +1,119 @@
+"""Presets from `configs/*.yaml`: which stages run, in order, with which settings.
+
+A preset is chosen by name (`default`) or by a path to a YAML file; `--set kind.key=value` overrides
+a stage setting. Stage settings are validated by the stage's own pydantic `Config`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worldsim.errors import ConfigError, one_line
+from worldsim.hookspecs import STAGE_KINDS
+
+
+class StepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    name: str
+    config: dict = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in STAGE_KINDS:
+            raise ValueError(f"stage kind '{kind}' is not one of {', '.join(STAGE_KINDS)}")
+        return kind
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "custom"
+    description: str = ""
+    seed: int = 0
+    stages: list[StepConfig]
+
+    @field_validator("stages")
+    @classmethod
+    def _starts_with_parser(cls, stages: list[StepConfig]) -> list[StepConfig]:
+        if not stages or stages[0].kind != "parser":
+            raise ValueError("the first stage must be a parser")
+        kinds = [s.kind for s in stages]
+        dupes = {k for k in kinds if kinds.count(k) > 1}
+        if dupes:
+            raise ValueError(f"each stage kind may appear once; repeated: {', '.join(sorted(dupes))}")
+        return stages
+
+    def step(self, kind: str) -> StepConfig | None:
+        return next((s for s in self.stages if s.kind == kind), None)
+
+
+def config_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("WORLDSIM_CONFIG_PATH", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parent.parent / "configs")
+    return dirs
+
+
+def available_presets() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in config_dirs():
+        for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
+            found.setdefault(p.stem, p)
+    return found
+
+
+def _parse_value(text: str):
+    value = yaml.safe_load(text)
+    return text if value is None and text.strip() not in ("null", "~") else value
+
+
+def apply_override(data: dict, override: str) -> None:
+    """`generator.num_frames=8` sets stages[generator].config.num_frames; `seed=3` sets a top-level key."""
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{override}' is not KEY=VALUE (e.g. generator.num_frames=8)")
+    parts = key.strip().split(".")
+    if len(parts) == 1:
+        if parts[0] not in PipelineConfig.model_fields or parts[0] == "stages":
+            raise ConfigError(f"override key '{parts[0]}' is not a preset field; use seed, description, or KIND.FIELD")
+        data[parts[0]] = _parse_value(raw)
+        return
+    kind, *path = parts
+    step = next((s for s in data.get("stages", []) if s.get("kind") == kind), None)
+    if step is None:
+        kinds = [s.get("kind") for s in data.get("stages", [])]
+        raise ConfigError(f"override '{override}' names stage kind '{kind}', which this preset lacks; it has: {', '.join(kinds)}")
+    target = step.setdefault("config", {})
+    for p in path[:-1]:
+        target = target.setdefault(p, {})
+    target[path[-1]] = _parse_value(raw)
+
+
+def load_config(name_or_path: str = "default", overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
+    presets = available_presets()
+    path = Path(name_or_path)
+    if name_or_path in presets:
+        path = presets[name_or_path]
+    elif not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        raise ConfigError(f"unknown config '{name_or_path}'; available presets: {one_line(presets) or 'none'} (or a path to a .yaml file)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping with 'stages'")
+    data.setdefault("name", path.stem)
+    for o in overrides:
+        apply_override(data, o)
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"config '{name_or_path}': {where}: {err['msg']}") from None

@@ -1,0 +1,48 @@
+"""Errors worldsim raises on purpose. Each message is one line that names the bad value and what is accepted."""
+
+from __future__ import annotations
+
+
+class WorldsimError(Exception):
+    """Base class; the CLI prints the message on one line and exits with `exit_code`."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class InputError(WorldsimError):
+    """User input (a command text, a seed, a path) that cannot be used."""
+
+
+class ParseError(InputError):
+    """A command the parser did not understand."""
+
+
+class ConfigError(WorldsimError):
+    """A preset or override that does not validate."""
+
+
+class UnknownStageError(WorldsimError):
+    """A stage name that no loaded plugin registered."""
+
+
+class MissingDependencyError(WorldsimError):
+    """An optional package a stage needs is not installed."""
+
+    def __init__(self, package: str, needed_for: str):
+        super().__init__(f"{needed_for} needs the package '{package}'; install it with: pip install {package}")
+
+
+class StageFailedError(WorldsimError):
+    """A stage raised; wraps the original error with the stage's name."""
+
+    exit_code = 1
+
+
+def one_line(values, limit: int = 12) -> str:
+    """Comma-separated preview of accepted values for error messages."""
+    values = sorted(values)
+    shown = ", ".join(values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")

@@ -1,0 +1,76 @@
+"""3D Gaussian Splatting PLY files (the layout INRIA's 3DGS, SuperSplat and most viewers read).
+
+Vertex properties, binary little-endian float32:
+`x y z nx ny nz f_dc_0..2 f_rest_0..(3*(K-1)-1) opacity scale_0..2 rot_0..3`, with opacity as a
+logit, scales as logs, rotation as a wxyz quaternion, and f_rest stored channel-major (all R
+coefficients, then G, then B), as 3DGS does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from worldsim.artifacts import temp_path_for
+
+SH_C0 = 0.28209479177387814
+
+
+def rgb_to_sh_dc(rgb: np.ndarray) -> np.ndarray:
+    return (np.asarray(rgb) - 0.5) / SH_C0
+
+
+def sh_dc_to_rgb(dc: np.ndarray) -> np.ndarray:
+    return np.asarray(dc) * SH_C0 + 0.5
+
+
+def write_gaussian_ply(
+    path: str | os.PathLike,
+    means: np.ndarray,  # [N,3]
+    quats: np.ndarray,  # [N,4] wxyz
+    log_scales: np.ndarray,  # [N,3]
+    logit_opacities: np.ndarray,  # [N]
+    sh: np.ndarray,  # [N,K,3] SH coefficients, K = (degree+1)^2
+) -> Path:
+    from plyfile import PlyData, PlyElement
+
+    n = means.shape[0]
+    sh = np.asarray(sh, dtype=np.float32).reshape(n, -1, 3)
+    rest = sh[:, 1:, :].transpose(0, 2, 1).reshape(n, -1)  # channel-major
+    names = ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
+    names += [f"f_rest_{i}" for i in range(rest.shape[1])]
+    names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+    columns = [means, np.zeros((n, 3)), sh[:, 0, :], rest, np.asarray(logit_opacities).reshape(n, 1), log_scales, quats]
+    data = np.concatenate([np.asarray(c, dtype=np.float32).reshape(n, -1) for c in columns], axis=1)
+    vertex = np.empty(n, dtype=[(name, "<f4") for name in names])
+    for i, name in enumerate(names):
+        vertex[name] = data[:, i]
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        PlyData([PlyElement.describe(vertex, "vertex")], text=False, byte_order="<").write(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_gaussian_ply(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Returns means [N,3], quats [N,4], log_scales [N,3], logit_opacities [N], sh [N,K,3]."""
+    from plyfile import PlyData
+
+    v = PlyData.read(str(path))["vertex"].data
+    col = lambda *names: np.stack([np.asarray(v[n], dtype=np.float32) for n in names], axis=1)
+    n = len(v)
+    rest_names = sorted((p for p in v.dtype.names if p.startswith("f_rest_")), key=lambda p: int(p.rsplit("_", 1)[1]))
+    rest = col(*rest_names).reshape(n, 3, -1).transpose(0, 2, 1) if rest_names else np.zeros((n, 0, 3), np.float32)
+    return {
+        "means": col("x", "y", "z"),
+        "quats": col("rot_0", "rot_1", "rot_2", "rot_3"),
+        "log_scales": col("scale_0", "scale_1", "scale_2"),
+        "logit_opacities": np.asarray(v["opacity"], dtype=np.float32),
+        "sh": np.concatenate([col("f_dc_0", "f_dc_1", "f_dc_2")[:, None, :], rest], axis=1),
+    }

@@ -1,0 +1,28 @@
+"""The data model: one module per concept. Importing this package never imports torch."""
+
+from worldsim.types.plan import (
+    DIRECTIONS,
+    EDIT_OPS,
+    SPEEDS,
+    Direction,
+    EditOp,
+    EditSpec,
+    Keypoint,
+    Mode,
+    MotionSpec,
+    ObjectSpec,
+    Plan,
+    Speed,
+)
+from worldsim.types.trajectory import BoxTrack, ObjectTrack
+from worldsim.types.camera import Camera
+from worldsim.types.qa import QAItem, QuestionType
+from worldsim.types.manifest import ArtifactRecord, RunManifest, StageRecord
+from worldsim.types.results import GeneratedVideo
+from worldsim.types.gaussians import GaussianScene
+
+__all__ = [
+    "DIRECTIONS", "EDIT_OPS", "SPEEDS", "Direction", "EditOp", "EditSpec", "Keypoint", "Mode",
+    "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "QAItem",
+    "QuestionType", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene",
+]

@@ -1,0 +1,97 @@
+"""`Plan`: the single contract between the parser and every later stage. JSON-serialisable and validated."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Mode = Literal["generate", "edit"]
+Direction = Literal["left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right", "none"]
+Speed = Literal["slow", "normal", "fast"]
+EditOp = Literal["recolor", "extract", "remove", "move"]
+
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+SPEEDS: tuple[str, ...] = get_args(Speed)
+EDIT_OPS: tuple[str, ...] = get_args(EditOp)
+
+# Unit image-space step per direction: x right, y down (DESIGN.md image convention).
+DIRECTION_VECTORS: dict[str, tuple[float, float]] = {
+    "left": (-1.0, 0.0),
+    "right": (1.0, 0.0),
+    "up": (0.0, -1.0),
+    "down": (0.0, 1.0),
+    "up-left": (-0.7071067811865476, -0.7071067811865476),
+    "up-right": (0.7071067811865476, -0.7071067811865476),
+    "down-left": (-0.7071067811865476, 0.7071067811865476),
+    "down-right": (0.7071067811865476, 0.7071067811865476),
+    "none": (0.0, 0.0),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectSpec(_Model):
+    name: str = Field(min_length=1, description="object noun, singular, lower case ('ball')")
+    color: str | None = Field(default=None, description="named colour or None when unspecified")
+    count: int = Field(default=1, ge=1, le=16)
+
+
+class Keypoint(_Model):
+    """A trajectory keypoint in normalised image coordinates; t in [0, 1] over the clip."""
+
+    x: float
+    y: float
+    t: float = Field(ge=0.0, le=1.0)
+
+
+class MotionSpec(_Model):
+    direction: Direction = "none"
+    speed: Speed = "normal"
+    spin: bool = Field(default=False, description="object rotates about its vertical axis")
+    keypoints: tuple[Keypoint, ...] = Field(default=(), description="filled by trajectory planning")
+
+
+class EditSpec(_Model):
+    op: EditOp
+    target: str = Field(min_length=1, description="object noun the edit applies to, or 'it'")
+    color: str | None = None
+    direction: Direction | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_op(self) -> "EditSpec":
+        if self.op == "recolor" and not self.color:
+            raise ValueError("a recolor edit needs a color")
+        if self.op == "move" and not self.direction:
+            raise ValueError("a move edit needs a direction")
+        return self
+
+
+class Plan(_Model):
+    mode: Mode
+    text: str = Field(default="", description="the command this plan came from")
+    objects: tuple[ObjectSpec, ...] = ()
+    motion: MotionSpec = MotionSpec()
+    edit: EditSpec | None = None
+    scene: str | None = Field(default=None, description="free scene description words, kept for captions")
+
+    @model_validator(mode="after")
+    def _mode_matches(self) -> "Plan":
+        if self.mode == "generate" and not self.objects:
+            raise ValueError("a generate plan needs at least one object")
+        if self.mode == "generate" and self.edit is not None:
+            raise ValueError("a generate plan has no edit")
+        if self.mode == "edit" and self.edit is None:
+            raise ValueError("an edit plan needs an edit")
+        return self
+
+    def contract(self) -> dict:
+        """The stable JSON shape of `worldsim parse --json`."""
+        return {
+            "mode": self.mode,
+            "objects": [o.model_dump() for o in self.objects],
+            "motion": {"direction": self.motion.direction, "speed": self.motion.speed},
+            "edit": None if self.edit is None else self.edit.model_dump(),
+        }
