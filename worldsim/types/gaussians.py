@@ -58,7 +58,7 @@ class GaussianScene:
         path = Path(path)
         tmp = temp_path_for(path)
         try:
-            save_file(tensors, str(tmp), metadata={"format": "worldsim.GaussianScene", "version": "1"})
+            save_file(tensors, str(tmp), metadata={"format": "worldsim.GaussianScene/1"})  # one key: safetensors orders metadata keys randomly
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)

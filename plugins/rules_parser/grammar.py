@@ -1,0 +1,249 @@
+"""The `rules` parser: a deterministic grammar from an English command to a `Plan`, no ML.
+
+A few passes over a token list:
+1. normalise: lower-case tokens, multi-word phrases rewritten (`lexicon.REWRITES`), fillers dropped;
+2. the first word picks the mode: an edit verb ('paint', 'delete', 'make the ...') or else generate;
+3. noun phrases (`phrases.py`) give the objects, the words after them the motion and scene (`motion.py`).
+
+Edits with several objects ('make the fish and the seaweed black') target the first noun and list
+every noun in `plan.objects`: with the new colour for a recolour, with the colour that identifies it
+for remove / extract / move. A move edit also fills `plan.motion`; other edits leave it still.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from worldsim.errors import ParseError
+from worldsim.objects import singular
+from worldsim.registry import Stage, StageConfig
+from worldsim.types.plan import DIRECTIONS, EditSpec, MotionSpec, ObjectSpec, Plan
+
+from .lexicon import (
+    CHANGE_VERBS, COLORED, DETERMINERS, DIRECTION_PARTS, EXTRACT_VERBS, FAST_WORDS, GENERATE_VERBS,
+    INDEFINITE, LEADING_FILLERS, MEDIA, MEDIA_LINKS, MOVE_VERBS, NUMBERS, PAINT_VERBS, PRONOUNS,
+    PROPERTIES, REMOVE_VERBS, REWRITES, SCENE_PREPS, SHADES, SLOW_WORDS, TRAILING_FILLERS, lemma,
+)
+from .motion import read_motion, speed_of, spins, stays_still
+from .phrases import NounPhrase, accepted_colors, noun_phrases, required_color
+
+EXAMPLES = "a generate command like 'A red ball rolls from left to right' or an edit like 'make the ball blue'"
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[,;.!?:]")
+_LONGEST_REWRITE = max(len(k) for k in REWRITES)
+
+
+def preview(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def tokenize(text: str) -> list[str]:
+    """'The ball's color, up-left!' -> ['the', 'ball', "'s", 'color', ',', 'up', 'left', ',']."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower().replace("\u2019", "'")):
+        if not tok[0].isalnum():
+            out.append(",")
+        elif tok.endswith("'s"):
+            out += [tok[:-2], "'s"]
+        elif "-" in tok and all(p in DIRECTION_PARTS for p in tok.split("-")):
+            out += tok.split("-")
+        elif "-" in tok and tok.split("-")[0] in SHADES:  # 'dark-blue' -> 'blue'
+            out.append(tok.split("-", 1)[1])
+        else:
+            out.append(tok)
+    return out
+
+
+def _rewrite(toks: list[str]) -> list[str]:
+    out, i = [], 0
+    while i < len(toks):
+        for size in range(min(_LONGEST_REWRITE, len(toks) - i), 0, -1):
+            key = tuple(toks[i : i + size])
+            if key in REWRITES:
+                out += REWRITES[key]
+                i += size
+                break
+        else:
+            out.append(toks[i])
+            i += 1
+    return out
+
+
+def normalise(text: str) -> list[str]:
+    toks = _rewrite(tokenize(text))
+    while toks and toks[0] in LEADING_FILLERS:
+        toks = toks[1:]
+    while toks and toks[-1] in TRAILING_FILLERS:
+        toks = toks[:-1]
+    return toks
+
+
+def _strip_generate_prefix(toks: list[str]) -> tuple[list[str], bool]:
+    """'show a red ball ...', 'make two cubes ...', 'a video of a dog ...' -> the described scene."""
+    forced = False
+    starts_object = len(toks) > 1 and (toks[1] in INDEFINITE or toks[1] in NUMBERS or toks[1].isdigit())
+    if toks and (toks[0] in GENERATE_VERBS or (starts_object and toks[0] in CHANGE_VERBS | MOVE_VERBS)):
+        toks, forced = toks[1:], True
+        if toks[:1] in (["me"], ["us"]):
+            toks = toks[1:]
+    media = 1 if toks[:1] in (["a"], ["an"]) else 0
+    if media < len(toks) and toks[media] in MEDIA:
+        toks, forced = toks[media + 1 :], True
+        while toks and toks[0] in MEDIA_LINKS:
+            toks = toks[1:]
+    return toks, forced
+
+
+def _no_object(text: str) -> ParseError:
+    return ParseError(f"no object found in '{preview(text)}'; accepted: {EXAMPLES}")
+
+
+def parse_command(text: str, max_chars: int = 500) -> Plan:
+    """Parse one command; raises ParseError (one line) for text the grammar does not accept."""
+    if not isinstance(text, str):
+        raise ParseError(f"command must be text, got {type(text).__name__}; accepted: {EXAMPLES}")
+    text = text.strip()
+    if not text:
+        raise ParseError(f"empty command ''; accepted: {EXAMPLES}")
+    if len(text) > max_chars:
+        raise ParseError(
+            f"command '{preview(text)}' is {len(text)} characters long; the limit is max_chars={max_chars}"
+        )
+    toks, forced = _strip_generate_prefix(normalise(text))
+    if not toks:
+        raise _no_object(text)
+    plan = None if forced else _edit(toks, text)
+    return plan or _generate(toks, text)
+
+
+# --- generate --------------------------------------------------------------------------------------
+def _generate(toks: list[str], text: str) -> Plan:
+    scene: list[str] = []
+    if toks[0] in SCENE_PREPS and "," in toks:  # 'In a sunny park, a dog runs to the left'
+        cut = toks.index(",")
+        scene.append(" ".join(toks[:cut]))
+        toks = toks[cut + 1 :]
+    start = 0
+    while start < len(toks) and (toks[start] in SLOW_WORDS | FAST_WORDS or toks[start] == ","):
+        start += 1  # 'Slowly, a ball rolls left'
+    found, end = noun_phrases(toks, start)
+    if not found:
+        raise _no_object(text)
+    predicate = toks[end:]
+    found = _colored(found, predicate)
+    motion = read_motion(predicate)
+    return Plan(
+        mode="generate",
+        text=text,
+        objects=tuple(ObjectSpec(name=p.name, color=p.color, count=p.count) for p in found),
+        motion=MotionSpec(direction=motion.direction, speed=speed_of(toks), spin=spins(toks)),
+        scene=", ".join(scene + list(motion.scene)) or None,
+    )
+
+
+def _colored(found: list[NounPhrase], predicate: list[str]) -> list[NounPhrase]:
+    """'a ball colored red rolls left': the colour after 'colored' / 'painted' belongs to the last object."""
+    for k, t in enumerate(predicate[:-1]):
+        if t in COLORED:
+            last = found[-1]
+            found = found[:-1] + [NounPhrase(last.name, required_color(predicate[k + 1]), last.count)]
+    return found
+
+
+# --- edit ------------------------------------------------------------------------------------------
+def _edit(toks: list[str], text: str) -> Plan | None:
+    verb, rest = toks[0], _skip_property(toks[1:])
+    if verb in REMOVE_VERBS:
+        return _target_edit("remove", verb, rest, text)
+    if verb in EXTRACT_VERBS:
+        return _target_edit("extract", verb, rest, text)
+    if verb in PAINT_VERBS:
+        return _recolor(rest, text)
+    if verb in CHANGE_VERBS:
+        found, end = noun_phrases(rest, pronouns=True)
+        return _move(rest, text) if found and _has_motion(rest[end:]) else _recolor(rest, text)
+    imperative = lemma(verb) == verb and rest[:1] and (rest[0] in DETERMINERS or rest[0] in PRONOUNS)
+    if verb in MOVE_VERBS or imperative:  # 'move the bus left', 'roll the ball up'
+        return _move(rest, text)
+    return None
+
+
+def _skip_property(toks: list[str]) -> list[str]:
+    """'the color of the car to red' -> 'the car to red'."""
+    for size in (3, 2):
+        head = toks[:size]
+        if len(head) == size and head[-1] == "of" and head[-2] in PROPERTIES and (size == 2 or head[0] == "the"):
+            return toks[size:]
+    return toks
+
+
+def _has_motion(toks: list[str]) -> bool:
+    return read_motion(toks).explicit or stays_still(toks) or spins(toks) or any(lemma(t) for t in toks)
+
+
+def _targets(toks: list[str], text: str, what: str, example: str = "") -> tuple[list[NounPhrase], int]:
+    found, end = noun_phrases(toks, pronouns=True)
+    if not found:
+        example = example or f"{what} the ball"
+        raise ParseError(f"no object to {what} in '{preview(text)}'; accepted: an edit like '{example}'")
+    return found, end
+
+
+def _specs(found: list[NounPhrase], color: str | None = None) -> tuple[ObjectSpec, ...]:
+    return tuple(ObjectSpec(name=p.name, color=color or p.color, count=p.count) for p in found if p.name != "it")
+
+
+def _target_edit(op: str, verb: str, rest: list[str], text: str) -> Plan:
+    found, _ = _targets(rest, text, verb)
+    return Plan(mode="edit", text=text, objects=_specs(found), edit=EditSpec(op=op, target=found[0].name))
+
+
+def _recolor(rest: list[str], text: str) -> Plan:
+    """'paint the car white', "change the ball's color to blue": the colour is the last word."""
+    word, body = (rest[-1], rest[:-1]) if rest else ("", [])
+    while body and (body[-1] in {"to", "into", "in", "with", "'s", "a", "color", "colour", "paint"} | SHADES):
+        body = body[:-1]
+    if singular(word) or word in PRONOUNS:
+        raise ParseError(f"no colour given in '{preview(text)}'; accepted: {accepted_colors()}")
+    found, _ = _targets(body, text, "recolour", example="make the ball blue")
+    color = required_color(word)
+    return Plan(
+        mode="edit",
+        text=text,
+        objects=_specs(found, color),
+        edit=EditSpec(op="recolor", target=found[0].name, color=color),
+    )
+
+
+def _move(rest: list[str], text: str) -> Plan:
+    """'make the ball move from right to left', 'move the bus to the left', 'make it go up'."""
+    found, end = _targets(rest, text, "move", example="move the ball to the left")
+    predicate = rest[end:]
+    motion = read_motion(predicate)
+    still, spin = stays_still(predicate), spins(predicate)
+    if not (motion.explicit or still or spin):
+        raise ParseError(f"no direction in '{preview(text)}'; accepted: {', '.join(DIRECTIONS)}")
+    return Plan(
+        mode="edit",
+        text=text,
+        objects=_specs(found),
+        motion=MotionSpec(direction=motion.direction, speed=speed_of(predicate), spin=spin),
+        edit=EditSpec(op="move", target=found[0].name, direction=motion.direction),
+        scene=", ".join(motion.scene) or None,
+    )
+
+
+class RulesParser(Stage):
+    """Offline English grammar: objects, colours, counts, heading, speed, spin, scene words and edits."""
+
+    kind = "parser"
+    name = "rules"
+    description = "Deterministic offline grammar: English command -> Plan (objects, motion, edits); no ML."
+
+    class Config(StageConfig):
+        max_chars: int = Field(default=500, ge=1, description="longest command accepted, in characters")
+
+    def run(self, text: str) -> Plan:
+        return parse_command(text, max_chars=self.config.max_chars)

@@ -1,0 +1,190 @@
+"""Vocabulary of the rules parser: small sets of lower-case words, grouped by the role they play."""
+
+from __future__ import annotations
+
+# Multi-word phrases rewritten to one canonical token (or dropped) before parsing; the longest match wins.
+REWRITES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("get", "rid", "of"): ("remove",),
+    ("take", "out"): ("remove",),
+    ("take", "away"): ("remove",),
+    ("wipe", "out"): ("remove",),
+    ("keep", "only"): ("extract",),
+    ("only", "keep"): ("extract",),
+    ("keep", "just"): ("extract",),
+    ("segment", "out"): ("extract",),
+    ("cut", "out"): ("extract",),
+    ("pull", "out"): ("extract",),
+    ("in", "place"): ("still",),
+    ("on", "the", "spot"): ("still",),
+    ("does", "not", "move"): ("still",),
+    ("doesn't", "move"): ("still",),
+    ("turns", "around"): ("spins",),
+    ("turn", "around"): ("spin",),
+    ("turning", "around"): ("spinning",),
+    ("a", "pair", "of"): ("two",),
+    ("a", "couple", "of"): ("two",),
+    ("a", "few"): ("three",),
+    ("a", "dozen"): ("twelve",),
+    ("at", "high", "speed"): ("fast",),
+    ("at", "full", "speed"): ("fast",),
+    ("at", "top", "speed"): ("fast",),
+    ("at", "a", "fast", "pace"): ("fast",),
+    ("at", "a", "quick", "pace"): ("fast",),
+    ("at", "a", "slow", "pace"): ("slowly",),
+    ("at", "a", "leisurely", "pace"): ("slowly",),
+    ("at", "low", "speed"): ("slowly",),
+    ("speeds", "up"): ("speeds",),
+    ("speed", "up"): ("speed",),
+    ("picks", "up", "speed"): ("speeds",),
+    ("slows", "down"): ("slowly",),
+    ("slow", "down"): ("slowly",),
+    ("sits", "down"): ("sits",),
+    ("lies", "down"): ("lies",),
+    ("settles", "down"): ("settles",),
+    ("calms", "down"): ("calms",),
+    ("upside", "down"): ("upside-down",),
+    ("takes", "off"): ("rises",),
+    ("take", "off"): ("rise",),
+    ("lifts", "off"): ("rises",),
+    ("counter", "clockwise"): ("counterclockwise",),
+    ("can", "you"): (),
+    ("could", "you"): (),
+    ("would", "you"): (),
+    ("i", "want", "you", "to"): (),
+    ("there", "is"): (),
+    ("there", "are"): (),
+    ("thank", "you"): (),
+    ("in", "which"): ("where",),
+}
+
+LEADING_FILLERS = {"now", "please", "then", "ok", "okay", "also", "next", "so", "and", "just", "kindly", "hey", ","}
+TRAILING_FILLERS = {"please", "instead", "again", "now", "too", "thanks", ","}
+
+# --- noun phrases -----------------------------------------------------------------------------------
+DETERMINERS = {"a", "an", "the", "this", "that", "these", "those", "some", "another", "each", "every",
+               "its", "their", "my", "our", "your"}
+SINGULAR_DETERMINERS = {"a", "an", "another", "each", "every", "this", "that"}
+INDEFINITE = {"a", "an", "some", "another"}
+PRONOUNS = {"it", "them", "they", "itself", "themselves"}
+NUMBERS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "several": 3, "both": 2,
+}
+MAX_COUNT = 16
+ADJECTIVES = {
+    "small", "big", "large", "tiny", "little", "huge", "giant", "enormous", "shiny", "glossy", "matte",
+    "old", "new", "wooden", "metal", "metallic", "plastic", "rubber", "toy", "cute", "fluffy", "furry",
+    "round", "square", "fat", "thin", "long", "short", "tall", "young", "baby", "happy", "wild", "lone",
+    "single", "striped", "spotted", "colorful", "colourful", "glowing", "sleek", "vintage", "modern",
+    "slow", "fast", "quick", "rapid", "swift", "speedy", "gentle", "colored", "coloured", "bouncy",
+    "heavy", "light", "dark", "bright", "pale", "deep", "pastel", "vivid", "neon", "solid", "transparent",
+}
+SHADES = {"light", "dark", "bright", "pale", "deep", "pastel", "vivid", "neon"}
+# Colour words the colour table does not know: naming one is an error, never silently dropped.
+COLOR_LIKE = {
+    "crimson", "scarlet", "indigo", "lavender", "azure", "amber", "ivory", "khaki", "mauve", "burgundy",
+    "chartreuse", "vermilion", "cerulean", "fuchsia", "lilac", "ochre", "periwinkle", "aquamarine", "olive",
+}
+# A colour must follow these words ("a ball colored red").
+COLORED = {"colored", "coloured", "painted"}
+PROPERTIES = {"color", "colour", "direction", "motion", "movement", "paint"}
+
+# --- directions (image convention: left = decreasing x, up = decreasing y) ---------------------------
+BARE_X = {"left": -1, "leftward": -1, "leftwards": -1, "west": -1, "westward": -1, "westwards": -1,
+          "right": 1, "rightward": 1, "rightwards": 1, "east": 1, "eastward": 1, "eastwards": 1}
+BARE_Y = {"up": -1, "upward": -1, "upwards": -1, "skyward": -1, "skywards": -1, "uphill": -1,
+          "upstairs": -1, "north": -1, "northward": -1, "northwards": -1,
+          "down": 1, "downward": 1, "downwards": 1, "downhill": 1, "downstairs": 1, "south": 1,
+          "southward": 1, "southwards": 1}
+POS_X = {"left": -1, "leftmost": -1, "west": -1, "right": 1, "rightmost": 1, "east": 1}
+POS_Y = {"top": -1, "upper": -1, "topmost": -1, "north": -1, "bottom": 1, "lower": 1, "bottommost": 1,
+         "south": 1}
+POS_CENTER = {"center", "centre", "middle"}
+POS_FILLER = {"the", "a", "of", "side", "corner", "corners", "edge", "screen", "frame", "image", "picture",
+              "view", "far", "very", "hand", "part", "half", "area", "border", "diagonal"}
+# Parts of hyphenated direction words ("up-left", "bottom-right") split into separate tokens.
+DIRECTION_PARTS = set(BARE_X) | set(BARE_Y) | set(POS_X) | set(POS_Y) | {"hand"}
+TO_WORDS = {"to", "towards", "toward", "into", "onto"}
+SCENE_PREPS = {
+    "in", "on", "at", "through", "over", "across", "along", "under", "beneath", "above", "below", "near",
+    "beside", "by", "around", "past", "inside", "within", "among", "between", "behind", "underneath",
+    "amid", "against", "of", "throughout", "atop", "upon", "outside", "with", "from",
+} | TO_WORDS
+# Words after which "left"/"right" name a place ("on the left"), not a heading.
+PLACE_MARKERS = {"the", "a", "its", "their", "top", "bottom", "upper", "lower", "far", "very"}
+
+# --- verbs (base forms; `lemma` maps inflections onto them) ------------------------------------------
+UP_VERBS = {"rise", "ascend", "climb", "launch", "levitate", "lift"}
+DOWN_VERBS = {"fall", "sink", "descend", "drop", "plummet", "dive", "plunge"}
+SLOW_VERBS = {"creep", "stroll", "amble", "meander", "saunter"}
+FAST_VERBS = {"speed", "race", "zoom", "dash", "rush", "sprint", "dart", "hurry", "bolt", "whiz", "whizz",
+              "hurtle", "streak", "accelerate", "charge"}
+SPIN_VERBS = {"spin", "rotate", "twirl", "whirl", "revolve", "pirouette", "twist", "swivel"}
+STATIC_VERBS = {"sit", "stay", "rest", "remain", "stand", "stop", "halt", "freeze", "hover", "wait", "lie",
+                "settle", "calm"}
+VERBS = UP_VERBS | DOWN_VERBS | SLOW_VERBS | FAST_VERBS | SPIN_VERBS | STATIC_VERBS | {
+    "be", "is", "are", "was", "were", "move", "roll", "fly", "swim", "crawl", "drive", "run", "walk", "go",
+    "travel", "slide", "glide", "float", "bounce", "drift", "sail", "hop", "jump", "leap", "head", "soar",
+    "gallop", "trot", "slither", "wander", "scurry", "scuttle", "march", "cruise", "ride", "tumble",
+    "paddle", "sway", "swing", "skate", "skid", "coast", "shift", "pass", "cross", "come", "approach",
+    "leave", "enter", "exit", "hang", "wobble", "shake", "rock", "circle", "orbit", "flutter", "flap",
+    "waddle", "prowl", "sneak", "chase", "follow", "advance", "retreat", "return", "land", "surf",
+    "turn", "steer", "push", "pull", "drag", "carry", "shoot", "buzz", "swoop", "flow", "stream",
+    "migrate", "roam", "wheel", "taxi", "pedal", "bob", "start", "begin", "keep", "continue", "try",
+    "appear", "emerge", "glow", "do",
+}
+IRREGULAR = {"went": "go", "ran": "run", "flew": "fly", "swam": "swim", "fell": "fall", "rose": "rise",
+             "sank": "sink", "drove": "drive", "rode": "ride", "spun": "spin", "sat": "sit", "stood": "stand",
+             "dove": "dive", "came": "come", "slid": "slide", "leapt": "leap", "crept": "creep",
+             "swung": "swing", "hung": "hang", "does": "do"}
+
+# --- speed, spin, stillness -----------------------------------------------------------------------
+SLOW_WORDS = {"slowly", "slow", "gently", "gentle", "leisurely", "gradually", "lazily", "calmly",
+              "unhurriedly", "carefully", "softly", "slower"}
+FAST_WORDS = {"quickly", "rapidly", "fast", "swiftly", "speedily", "hastily", "hurriedly", "briskly",
+              "quick", "rapid", "swift", "speedy", "faster"}
+SPIN_WORDS = {"clockwise", "counterclockwise", "anticlockwise", "counter-clockwise", "anti-clockwise"}
+STATIC_WORDS = {"still", "motionless", "stationary", "static", "idle", "unmoving"}
+
+# --- command verbs ----------------------------------------------------------------------------------
+REMOVE_VERBS = {"remove", "delete", "erase", "eliminate"}
+EXTRACT_VERBS = {"extract", "isolate", "segment", "separate"}
+PAINT_VERBS = {"paint", "color", "colour", "recolor", "recolour", "repaint", "dye", "tint"}
+# "make the bus yellow" recolours, "make the bus go left" moves: the words after the object decide.
+CHANGE_VERBS = {"make", "turn", "have", "let", "get", "change", "switch", "set"}
+MOVE_VERBS = {"move", "shift", "push", "drag", "send", "slide", "pull", "steer", "translate", "relocate"}
+GENERATE_VERBS = {"generate", "create", "render", "show", "animate", "draw", "produce", "film", "depict",
+                  "imagine", "visualize", "visualise", "simulate"}
+MEDIA = {"video", "clip", "scene", "animation", "movie", "simulation", "sequence", "shot", "footage", "film"}
+MEDIA_LINKS = {"of", "showing", "where", "with", "featuring", "that", "shows", "in"}
+
+
+def lemma(word: str) -> str | None:
+    """Base form of a known verb ('flies' -> 'fly', 'rolling' -> 'roll'); None for any other word."""
+    if word in IRREGULAR:
+        return IRREGULAR[word]
+    for stem in _stems(word):
+        if stem in VERBS:
+            return stem
+    return None
+
+
+def _stems(w: str):
+    yield w
+    if w.endswith("ies"):
+        yield w[:-3] + "y"
+    if w.endswith("es"):
+        yield w[:-2]
+    if w.endswith("s"):
+        yield w[:-1]
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2:
+            s = w[: -len(suffix)]
+            yield from (s, s + "e")
+            if s[-1] == s[-2]:  # running -> run
+                yield s[:-1]
+            if s.endswith("y"):  # lying -> lie
+                yield s[:-1] + "ie"
+            if s.endswith("i"):  # carried -> carry
+                yield s[:-1] + "y"

@@ -1,0 +1,25 @@
+import os
+
+import pytest
+
+os.environ.setdefault("WORLDSIM_TEST", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins():
+    from worldsim import plugins
+
+    plugins.reset()
+    yield
+    plugins.reset()

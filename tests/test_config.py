@@ -1,0 +1,49 @@
+import pytest
+
+from worldsim.config import available_presets, load_config
+from worldsim.errors import ConfigError
+
+
+def test_default_preset_lists_parser_then_generator():
+    cfg = load_config("default")
+    assert [s.kind for s in cfg.stages][:2] == ["parser", "generator"]
+    assert cfg.step("generator").config["num_frames"] == 16
+    assert "default" in available_presets()
+
+
+def test_overrides_set_stage_settings_and_seed():
+    cfg = load_config("default", ["generator.num_frames=8", "seed=7", "generator.backend=torch"])
+    assert cfg.step("generator").config["num_frames"] == 8
+    assert cfg.step("generator").config["backend"] == "torch"
+    assert cfg.seed == 7
+
+
+@pytest.mark.parametrize(
+    "name, overrides, message",
+    [
+        ("nope", [], "unknown config 'nope'; available presets: default"),
+        ("default", ["generator.num_frames"], "is not KEY=VALUE"),
+        ("default", ["editor.threshold=1"], "names stage kind 'editor', which this preset lacks"),
+        ("default", ["stages=1"], "is not a preset field"),
+        ("default", ["seed=abc"], "seed"),
+    ],
+)
+def test_bad_config_is_one_line_error(name, overrides, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(name, overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_file_validation(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - kind: painter\n    name: x\n")
+    with pytest.raises(ConfigError, match="painter"):
+        load_config(str(bad))
+    no_parser = tmp_path / "np.yaml"
+    no_parser.write_text("stages:\n  - kind: generator\n    name: procedural\n")
+    with pytest.raises(ConfigError, match="first stage must be a parser"):
+        load_config(str(no_parser))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("stages: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(broken))

@@ -1,0 +1,50 @@
+"""Helpers for plugin authors' tests (and ours).
+
+`install_plugin` puts a real distribution (a package plus a `.dist-info` with an entry point in the
+`worldsim` group) on `sys.path`, exactly as pip would lay it out, so the plugin manager discovers it
+through `importlib.metadata` like any installed plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import textwrap
+from pathlib import Path
+
+from worldsim import plugins
+from worldsim.types import MotionSpec, ObjectSpec, Plan
+
+TINY_GENERATOR = {"num_frames": 4, "width": 32, "height": 32, "gaussians_per_object": 120, "background_spacing": 0.6, "write_ply": False}
+
+
+def tiny_plan(name: str = "ball", color: str = "red", direction: str = "right", speed: str = "normal", count: int = 1) -> Plan:
+    return Plan(mode="generate", text=f"{count} {color} {name} moving {direction}",
+                objects=(ObjectSpec(name=name, color=color, count=count),),
+                motion=MotionSpec(direction=direction, speed=speed))
+
+
+def write_plugin_distribution(site: Path, dist_name: str, module: str, source: str, entry_point: str | None = None,
+                              version: str = "0.0.1") -> Path:
+    """Write `module.py` and `<dist>-<version>.dist-info` (METADATA, entry_points.txt) into `site`."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist_name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[worldsim]\n{entry_point or dist_name} = {module}\n")
+    return site
+
+
+@contextlib.contextmanager
+def install_plugin(site: Path, dist_name: str, module: str, source: str, entry_point: str | None = None):
+    """Make a throwaway plugin importable and discoverable for the duration of the block."""
+    write_plugin_distribution(site, dist_name, module, source, entry_point)
+    sys.path.insert(0, str(site))
+    plugins.reset()
+    try:
+        yield site
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop(module, None)
+        plugins.reset()
