@@ -19,7 +19,7 @@ class ObjectKind(BaseModel):
 
 
 OBJECTS: dict[str, ObjectKind] = {
-    "ball": ObjectKind(family="sphere", size=(0.5, 0.5, 0.5), spins=True),
+    "ball": ObjectKind(family="sphere", size=(0.65, 0.65, 0.65), spins=True),
     "balloon": ObjectKind(family="sphere", size=(0.5, 0.6, 0.5)),
     "sphere": ObjectKind(family="sphere", size=(0.5, 0.5, 0.5), spins=True),
     "orb": ObjectKind(family="sphere", size=(0.4, 0.4, 0.4)),

@@ -208,7 +208,9 @@ def serve_deployments(output_dir: str | Path | None = None, limit: int | None = 
 
         deployment = make_deployment(output_dir)
         _log(f"serving {DEPLOYMENT} at {env['PREFECT_API_URL']} (runs write to {deployment.parameters['output_dir']})")
-        serve(deployment, limit=limit, print_starting_message=True)
+        # pause_on_shutdown=False: the deployment has no schedule to pause, and a "paused" deployment in
+        # the UI after `worldsim serve` stops would only confuse.
+        serve(deployment, limit=limit, print_starting_message=True, pause_on_shutdown=False)
 
 
 def _parse_time(text: str | None) -> float | None:

@@ -28,6 +28,7 @@ GROUND_PALETTES = {  # two tile tones per palette: neutral, so named object colo
     "tiles": ((0.78, 0.76, 0.72), (0.45, 0.44, 0.42)),
     "clay": ((0.72, 0.58, 0.48), (0.62, 0.50, 0.42)),
 }
+WALL_Z = -8.0
 SKY_BOTTOM, SKY_TOP = np.array([0.86, 0.90, 0.94]), np.array([0.55, 0.70, 0.88])
 
 
@@ -73,33 +74,42 @@ def _plane_point(camera: Camera, x: float, y: float) -> np.ndarray:
     return o + (-o[2] / d[2]) * d
 
 
-def _grid(rng, x_range, second_range, spacing):
-    xs = np.arange(x_range[0], x_range[1], spacing)
-    ss = np.arange(second_range[0], second_range[1], spacing)
-    X, S = np.meshgrid(xs, ss, indexing="xy")
-    X = X.ravel() + rng.uniform(-0.25, 0.25, X.size) * spacing
-    S = S.ravel() + rng.uniform(-0.25, 0.25, S.size) * spacing
-    return X, S
+def _background(rng, camera: Camera, ground_y: float, palette: str, spacing: float):
+    """Textured ground (checker tiles + noise) and a sky-gradient back wall.
 
-
-def _background(rng, ground_y: float, palette: str, spacing: float):
-    """Textured ground (checker tiles + noise) and a sky-gradient back wall."""
-    gx, gz = _grid(rng, (-6.5, 6.5), (-8.0, 4.5), spacing)
+    Ground rows are spaced in proportion to their distance from the camera, so every Gaussian covers
+    about the same number of pixels; rows reach 1.6x beyond the frustum so nearby novel views are covered.
+    """
+    eye = camera.center()
+    tan_half = camera.width / (2 * camera.K[0][0])  # horizontal half field of view
+    xs, zs, sizes = [], [], []
+    dist = 2.0
+    while eye[2] - dist > WALL_Z:
+        step = spacing * dist / 5.0
+        half = 1.6 * tan_half * dist + 1.0
+        row = np.arange(-half, half, step) + rng.uniform(-0.25, 0.25) * step
+        xs.append(row + rng.uniform(-0.2, 0.2, row.size) * step)
+        zs.append(np.full(row.size, eye[2] - dist) + rng.uniform(-0.2, 0.2, row.size) * step)
+        sizes.append(np.full(row.size, step))
+        dist += step
+    gx, gz, gsize = np.concatenate(xs), np.concatenate(zs), np.concatenate(sizes)
     ground = np.stack([gx, np.full_like(gx, ground_y), gz], axis=1)
     a, b = (np.array(c) for c in GROUND_PALETTES[palette])
     tile = ((np.floor(gx / 1.0) + np.floor(gz / 1.0)) % 2)[:, None]
     ground_rgb = (tile * a + (1 - tile) * b) * rng.uniform(0.9, 1.08, (gx.size, 1))
-    ground_n = np.tile([0.0, 1.0, 0.0], (gx.size, 1))
 
-    wx, wy = _grid(rng, (-7.0, 7.0), (ground_y, ground_y + 6.0), spacing * 1.6)
-    wall = np.stack([wx, wy, np.full_like(wx, -8.0)], axis=1)
+    wall_step = spacing * (eye[2] - WALL_Z) / 5.0
+    half = 1.6 * tan_half * (eye[2] - WALL_Z) + 1.0
+    wx, wy = np.meshgrid(np.arange(-half, half, wall_step), np.arange(ground_y, ground_y + 7.0, wall_step))
+    wx = wx.ravel() + rng.uniform(-0.2, 0.2, wx.size) * wall_step
+    wy = wy.ravel() + rng.uniform(-0.2, 0.2, wy.size) * wall_step
+    wall = np.stack([wx, wy, np.full_like(wx, WALL_Z)], axis=1)
     h = np.clip((wy - ground_y) / 6.0, 0, 1)[:, None]
     wall_rgb = (1 - h) * SKY_BOTTOM + h * SKY_TOP + rng.normal(0, 0.01, (wx.size, 3))
-    wall_n = np.tile([0.0, 0.0, 1.0], (wx.size, 1))
 
     means = np.concatenate([ground, wall])
-    normals = np.concatenate([ground_n, wall_n])
-    flat = np.concatenate([np.full(gx.size, spacing), np.full(wx.size, spacing * 1.6)])
+    normals = np.concatenate([np.tile([0.0, 1.0, 0.0], (gx.size, 1)), np.tile([0.0, 0.0, 1.0], (wx.size, 1))])
+    flat = np.concatenate([gsize, np.full(wx.size, wall_step)])
     scales = np.stack([flat * 0.7, flat * 0.7, flat * 0.05], axis=1)
     return means, quat_from_z_to(normals), scales, np.clip(np.concatenate([ground_rgb, wall_rgb]), 0, 1)
 
@@ -143,7 +153,7 @@ def build_world(plan: Plan, seed: int, num_frames: int, width: int, height: int,
         inst.rotations = np.stack([axis_angle_quat(inst.spin_axis, inst.angular_speed * t) for t in range(num_frames)])
 
     palette = sorted(GROUND_PALETTES)[int(rng.integers(len(GROUND_PALETTES)))]
-    bg = _background(rng, ground_y, palette, background_spacing)
+    bg = _background(rng, camera, ground_y, palette, background_spacing)
     means = np.concatenate([bg[0]] + [p[0] for p in parts])
     quats = np.concatenate([bg[1]] + [p[1] for p in parts])
     scales = np.concatenate([bg[2]] + [p[2] for p in parts])

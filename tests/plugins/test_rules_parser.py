@@ -1,0 +1,314 @@
+"""The `rules` parser: a table of phrasings, each checked against the full `plan.contract()`, plus errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from plugins.rules_parser import RulesParser, register_parsers
+from worldsim.colors import COLORS
+from worldsim.errors import ConfigError, ParseError
+
+
+def obj(name, color=None, count=1):
+    return {"name": name, "color": color, "count": count}
+
+
+def gen(*objects, direction="none", speed="normal"):
+    return {"mode": "generate", "objects": list(objects), "motion": {"direction": direction, "speed": speed},
+            "edit": None}
+
+
+def edit(op, target, *objects, color=None, direction=None, speed="normal"):
+    return {"mode": "edit", "objects": list(objects),
+            "motion": {"direction": direction if op == "move" else "none", "speed": speed},
+            "edit": {"op": op, "target": target, "color": color, "direction": direction}}
+
+
+GENERATE = [
+    # objects, colours, counts
+    ("A car", gen(obj("car"))),
+    ("two red balls roll to the left", gen(obj("ball", "red", 2), direction="left")),
+    ("Three blue cubes move upward", gen(obj("cube", "blue", 3), direction="up")),
+    ("2 yellow balloons float up slowly", gen(obj("balloon", "yellow", 2), direction="up", speed="slow")),
+    ("Four tiny green apples roll rapidly to the right", gen(obj("apple", "green", 4), direction="right", speed="fast")),
+    ("ten white boxes slide down", gen(obj("box", "white", 10), direction="down")),
+    ("A pair of red balls roll right", gen(obj("ball", "red", 2), direction="right")),
+    ("a few birds fly up", gen(obj("bird", count=3), direction="up")),
+    ("some balls roll right", gen(obj("ball", count=2), direction="right")),
+    ("The children run to the right", gen(obj("child", count=2), direction="right")),
+    ("three fish swim to the left", gen(obj("fish", count=3), direction="left")),
+    ("Two buses drive left", gen(obj("bus", count=2), direction="left")),
+    ("A grey cat walks gently to the right", gen(obj("cat", "gray"), direction="right", speed="slow")),
+    ("A golden ball rolls leisurely downward", gen(obj("ball", "gold"), direction="down", speed="slow")),
+    ("A dark-blue car drives left", gen(obj("car", "blue"), direction="left")),
+    ("a ball colored red rolls left", gen(obj("ball", "red"), direction="left")),
+    ("A shiny metallic robot walks to the right", gen(obj("robot"), direction="right")),
+    ("a red race car zooms to the right", gen(obj("car", "red"), direction="right", speed="fast")),
+    # unknown nouns: the head of the subject noun phrase
+    ("A green dragon flies to the left", gen(obj("dragon", "green"), direction="left")),
+    ("A dragon swoops left", gen(obj("dragon"), direction="left")),
+    ("two dragons swoop left", gen(obj("dragon", count=2), direction="left")),
+    ("A rolling stone rolls downhill", gen(obj("stone"), direction="down")),
+    ("A white dove flies north", gen(obj("dove", "white"), direction="up")),
+    ("A yellow taxi drives to the left along a busy street", gen(obj("taxi", "yellow"), direction="left")),
+    ("A top spins in place", gen(obj("top"))),
+    # several objects
+    ("A red ball and a blue cube move to the right", gen(obj("ball", "red"), obj("cube", "blue"), direction="right")),
+    ("A ball, a cube and a crate move left", gen(obj("ball"), obj("cube"), obj("crate"), direction="left")),
+    ("A white ball and a black box and a red cube slide down",
+     gen(obj("ball", "white"), obj("box", "black"), obj("cube", "red"), direction="down")),
+    # headings
+    ("A ball rolls from left to right", gen(obj("ball"), direction="right")),
+    ("A ball rolls from right to left", gen(obj("ball"), direction="left")),
+    ("A dog runs to the left", gen(obj("dog"), direction="left")),
+    ("A car moves leftwards", gen(obj("car"), direction="left")),
+    ("A truck drives rightward", gen(obj("truck"), direction="right")),
+    ("A bird flies towards the upper right", gen(obj("bird"), direction="up-right")),
+    ("A dog runs to the bottom left", gen(obj("dog"), direction="down-left")),
+    ("A ball moves down and to the left", gen(obj("ball"), direction="down-left")),
+    ("A kite flies diagonally up and to the right", gen(obj("kite"), direction="up-right")),
+    ("A leaf falls from top to bottom", gen(obj("leaf"), direction="down")),
+    ("A bird flies from the bottom left corner to the top right", gen(obj("bird"), direction="up-right")),
+    ("A bus drives quickly from the bottom right to the top left", gen(obj("bus"), direction="up-left", speed="fast")),
+    ("A person walks from the left side of the frame to the right side", gen(obj("person"), direction="right")),
+    ("A red ball rolls toward the lower-left corner", gen(obj("ball", "red"), direction="down-left")),
+    ("A person moves up-left", gen(obj("person"), direction="up-left")),
+    ("A cow walks down-right", gen(obj("cow"), direction="down-right")),
+    ("A truck drives eastward", gen(obj("truck"), direction="right")),
+    ("A horse gallops swiftly towards the left edge of the frame", gen(obj("horse"), direction="left", speed="fast")),
+    ("A fish swims to the left of the rock", gen(obj("fish"), direction="left")),
+    ("the car turns left", gen(obj("car"), direction="left")),
+    ("A balloon rises to the upper right", gen(obj("balloon"), direction="up-right")),
+    ("A ball falls to the left", gen(obj("ball"), direction="left")),
+    # implied vertical verbs
+    ("A balloon rises", gen(obj("balloon"), direction="up")),
+    ("A stone sinks", gen(obj("stone"), direction="down")),
+    ("A cat climbs", gen(obj("cat"), direction="up")),
+    ("A plane descends", gen(obj("plane"), direction="down")),
+    ("An orange apple falls", gen(obj("apple", "orange"), direction="down")),
+    ("A rocket takes off", gen(obj("rocket"), direction="up")),
+    ("A leaf floats down gently in the breeze", gen(obj("leaf"), direction="down", speed="slow")),
+    # no motion
+    ("A cube sits still", gen(obj("cube"))),
+    ("A box stays in place", gen(obj("box"))),
+    ("A ball rests on a wooden table", gen(obj("ball"))),
+    ("A planet rotates slowly", gen(obj("planet"), speed="slow")),
+    ("A ball bounces up and down", gen(obj("ball"))),
+    ("A bird flies across the sky", gen(obj("bird"))),
+    # speed
+    ("A car speeds to the right", gen(obj("car"), direction="right", speed="fast")),
+    ("A car races left", gen(obj("car"), direction="left", speed="fast")),
+    ("A car zooms upward", gen(obj("car"), direction="up", speed="fast")),
+    ("A dog dashes to the right", gen(obj("dog"), direction="right", speed="fast")),
+    ("A ball rolls very fast to the right", gen(obj("ball"), direction="right", speed="fast")),
+    ("A man walks gradually to the left on a sidewalk", gen(obj("man"), direction="left", speed="slow")),
+    ("A ship sails quickly to the right", gen(obj("ship"), direction="right", speed="fast")),
+    # scene words
+    ("A fish swims from left to right through the crystal-clear waters", gen(obj("fish"), direction="right")),
+    ("A scorpion crawls to the right over a barren desert", gen(obj("scorpion"), direction="right")),
+    ("A dog runs to the left in a sunny park", gen(obj("dog"), direction="left")),
+    ("In a sunny park, a dog runs to the left", gen(obj("dog"), direction="left")),
+    ("A boat sails over the waves to the left", gen(obj("boat"), direction="left")),
+    # prefixes, fillers, case, punctuation
+    ("Generate a video of two red balls rolling to the left", gen(obj("ball", "red", 2), direction="left")),
+    ("Make a red ball roll left", gen(obj("ball", "red"), direction="left")),
+    ("Slowly, a ball rolls left.", gen(obj("ball"), direction="left", speed="slow")),
+    ("  A   RED   Ball rolls LEFT!!  ", gen(obj("ball", "red"), direction="left")),
+    ("There is a blue cube moving right", gen(obj("cube", "blue"), direction="right")),
+]
+
+EDIT = [
+    # recolor
+    ("make the bus yellow", edit("recolor", "bus", obj("bus", "yellow"), color="yellow")),
+    ("change the ball's color to blue", edit("recolor", "ball", obj("ball", "blue"), color="blue")),
+    ("change the color of the car to red", edit("recolor", "car", obj("car", "red"), color="red")),
+    ("paint the car white", edit("recolor", "car", obj("car", "white"), color="white")),
+    ("turn the balloon purple", edit("recolor", "balloon", obj("balloon", "purple"), color="purple")),
+    ("make the color of the fish black", edit("recolor", "fish", obj("fish", "black"), color="black")),
+    ("color the boat green", edit("recolor", "boat", obj("boat", "green"), color="green")),
+    ("recolor the cube orange", edit("recolor", "cube", obj("cube", "orange"), color="orange")),
+    ("Make the fish and the seaweed black",
+     edit("recolor", "fish", obj("fish", "black"), obj("seaweed", "black"), color="black")),
+    ("make the red ball blue", edit("recolor", "ball", obj("ball", "blue"), color="blue")),
+    ("change the car to grey", edit("recolor", "car", obj("car", "gray"), color="gray")),
+    ("make the ball's colour light blue", edit("recolor", "ball", obj("ball", "blue"), color="blue")),
+    ("Please paint the truck pink!", edit("recolor", "truck", obj("truck", "pink"), color="pink")),
+    ("make it red", edit("recolor", "it", color="red")),
+    ("make them red", edit("recolor", "it", color="red")),
+    ("make the dragon gold", edit("recolor", "dragon", obj("dragon", "gold"), color="gold")),
+    # remove
+    ("delete the ball", edit("remove", "ball", obj("ball"))),
+    ("remove the motorcycle", edit("remove", "motorcycle", obj("motorcycle"))),
+    ("erase the car", edit("remove", "car", obj("car"))),
+    ("get rid of the dog", edit("remove", "dog", obj("dog"))),
+    ("take out the box", edit("remove", "box", obj("box"))),
+    ("  NOW   delete   the BALL!!  ", edit("remove", "ball", obj("ball"))),
+    ("Then remove the two cars", edit("remove", "car", obj("car", count=2))),
+    ("Remove the red ball from the scene", edit("remove", "ball", obj("ball", "red"))),
+    ("delete it", edit("remove", "it")),
+    # extract
+    ("extract the boat", edit("extract", "boat", obj("boat"))),
+    ("isolate the car", edit("extract", "car", obj("car"))),
+    ("keep only the ball", edit("extract", "ball", obj("ball"))),
+    ("segment out the fish", edit("extract", "fish", obj("fish"))),
+    ("Could you isolate the red car?", edit("extract", "car", obj("car", "red"))),
+    # move
+    ("make the ball move from right to left instead", edit("move", "ball", obj("ball"), direction="left")),
+    ("now have the car drive to the right", edit("move", "car", obj("car"), direction="right")),
+    ("move the bus to the left", edit("move", "bus", obj("bus"), direction="left")),
+    ("make it go up", edit("move", "it", direction="up")),
+    ("make the dragon fly left", edit("move", "dragon", obj("dragon"), direction="left")),
+    ("Roll the ball up", edit("move", "ball", obj("ball"), direction="up")),
+    ("now make the ship move left slowly", edit("move", "ship", obj("ship"), direction="left", speed="slow")),
+    ("change the direction of the car to left", edit("move", "car", obj("car"), direction="left")),
+    ("shift the block towards the top right", edit("move", "block", obj("block"), direction="up-right")),
+    ("send the robot to the right", edit("move", "robot", obj("robot"), direction="right")),
+    ("make the cube stay still", edit("move", "cube", obj("cube"), direction="none")),
+]
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return RulesParser()
+
+
+@pytest.mark.parametrize(("text", "expected"), GENERATE + EDIT, ids=[t for t, _ in GENERATE + EDIT])
+def test_contract(parser, text, expected):
+    plan = parser.run(text)
+    assert plan.contract() == expected
+    assert plan.text == text.strip()
+
+
+def test_table_is_large_and_distinct():
+    texts = [t for t, _ in GENERATE + EDIT]
+    assert len(set(texts)) == len(texts) >= 80
+
+
+@pytest.mark.parametrize(
+    ("text", "scene"),
+    [
+        ("A fish swims from left to right through the crystal-clear waters", "through the crystal-clear waters"),
+        ("A scorpion crawls to the right over a barren desert", "over a barren desert"),
+        ("A dog runs to the left in a sunny park", "in a sunny park"),
+        ("In a sunny park, a dog runs to the left", "in a sunny park"),
+        ("A bird flies across the sky", "across the sky"),
+        ("A ball rests on a wooden table", "on a wooden table"),
+        ("A ball rolls to the left", None),
+    ],
+)
+def test_scene_words(parser, text, scene):
+    assert parser.run(text).scene == scene
+
+
+@pytest.mark.parametrize(
+    ("text", "spin"),
+    [
+        ("A top spins in place", True),
+        ("A planet rotates slowly", True),
+        ("A ball rolls clockwise", True),
+        ("A car turns around", True),
+        ("make the cube spin", True),
+        ("A ball rolls to the left", False),
+        ("the car turns left", False),
+    ],
+)
+def test_spin(parser, text, spin):
+    assert parser.run(text).motion.spin is spin
+
+
+def test_spin_in_place_is_a_still_move_edit(parser):
+    plan = parser.run("make the cube spin")
+    assert plan.edit.op == "move" and plan.edit.direction == "none" and plan.motion.spin
+
+
+def test_deterministic(parser):
+    text = "Two red balls roll slowly from the bottom left to the top right over a sunny park"
+    assert parser.run(text) == parser.run(text)
+    assert parser.run(text).model_dump_json() == RulesParser().run(text).model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("", ["empty", "accepted"]),
+        ("   \n\t ", ["empty", "accepted"]),
+        ("!!!", ["no object", "'!!!'", "A red ball rolls from left to right", "make the ball blue"]),
+        ("hello world", ["no object", "'hello world'", "accepted"]),
+        ("rolls to the left", ["no object", "'rolls to the left'"]),
+        ("It rolls left", ["no object"]),
+        ("make the ball blurple", ["'blurple'", *sorted(COLORS)]),
+        ("paint the car blurple", ["'blurple'", "accepted"]),
+        ("change the color of the car to blurple", ["'blurple'"]),
+        ("a ball colored blurple rolls left", ["'blurple'", "accepted"]),
+        ("a blurple-colored ball", ["'blurple'"]),
+        ("A crimson ball rolls left", ["'crimson'", "red"]),
+        ("paint the car", ["no colour", "'paint the car'", "red"]),
+        ("make blue", ["no object to recolour", "make the ball blue"]),
+        ("delete", ["no object to delete", "'delete'"]),
+        ("remove the", ["no object to remove"]),
+        ("move the bus", ["no direction", "'move the bus'", "up-right"]),
+        ("20 balls roll left", ["'20'", "1 to 16"]),
+        ("zero balls roll left", ["'zero'", "1 to 16"]),
+    ],
+)
+def test_errors_are_one_line_and_name_the_value(parser, text, needles):
+    with pytest.raises(ParseError) as info:
+        parser.run(text)
+    message = str(info.value)
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_too_long_names_length_and_limit_without_echoing_it(parser):
+    text = "a red ball rolls left " * 500
+    with pytest.raises(ParseError) as info:
+        parser.run(text)
+    message = str(info.value)
+    assert str(len(text.strip())) in message and "500" in message
+    assert len(message) < 200
+
+
+def test_max_chars_is_configurable():
+    assert RulesParser({"max_chars": 2000}).run("a red ball rolls left " * 50).objects[0].name == "ball"
+    with pytest.raises(ParseError, match="max_chars=10"):
+        RulesParser({"max_chars": 10}).run("a red ball rolls left")
+
+
+def test_config_rejects_unknown_keys_and_bad_values():
+    with pytest.raises(ValidationError):
+        RulesParser.Config(max_len=3)
+    with pytest.raises(ConfigError, match="max_len"):
+        RulesParser({"max_len": 3})
+    with pytest.raises(ConfigError, match="max_chars"):
+        RulesParser({"max_chars": 0})
+
+
+def test_stage_metadata_and_hook():
+    assert (RulesParser.kind, RulesParser.name) == ("parser", "rules")
+    assert RulesParser.description and "\n" not in RulesParser.description
+    registered = []
+    register_parsers(register=registered.append)
+    assert registered == [RulesParser]
+
+
+def test_registered_through_the_entry_point(monkeypatch):
+    from worldsim import plugins, registry
+
+    monkeypatch.setenv("WORLDSIM_LOAD_PLUGINS", "rules")
+    plugins.reset()
+    try:
+        stage = registry.get_stage("parser", "rules", {"max_chars": 100})
+        assert isinstance(stage, RulesParser) and stage.config.max_chars == 100
+    finally:
+        plugins.reset()
+
+
+def test_no_torch_import():
+    import subprocess
+    import sys
+
+    code = "import sys, plugins.rules_parser; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
