@@ -123,8 +123,7 @@ def _generate(toks: list[str], text: str) -> Plan:
     scene: list[str] = []
     if toks[0] in SCENE_PREPS and "," in toks:  # 'In a sunny park, a dog runs to the left'
         cut = toks.index(",")
-        scene.append(" ".join(toks[:cut]))
-        toks = toks[cut + 1 :]
+        scene, toks = [" ".join(toks[:cut])], toks[cut + 1 :]
     start = 0
     while start < len(toks) and (toks[start] in SLOW_WORDS | FAST_WORDS or toks[start] == ","):
         start += 1  # 'Slowly, a ball rolls left'
@@ -137,7 +136,7 @@ def _generate(toks: list[str], text: str) -> Plan:
     return Plan(
         mode="generate",
         text=text,
-        objects=tuple(ObjectSpec(name=p.name, color=p.color, count=p.count) for p in found),
+        objects=_specs(found),
         motion=MotionSpec(direction=motion.direction, speed=speed_of(toks), spin=spins(toks)),
         scene=", ".join(scene + list(motion.scene)) or None,
     )
@@ -202,6 +201,8 @@ def _target_edit(op: str, verb: str, rest: list[str], text: str) -> Plan:
 
 def _recolor(rest: list[str], text: str) -> Plan:
     """'paint the car white', "change the ball's color to blue": the colour is the last word."""
+    while len(rest) > 1 and rest[-1] in {"one", "color", "colour", "paint", "shade"}:  # 'a blue one'
+        rest = rest[:-1]
     word, body = (rest[-1], rest[:-1]) if rest else ("", [])
     while body and (body[-1] in {"to", "into", "in", "with", "'s", "a", "color", "colour", "paint"} | SHADES):
         body = body[:-1]

@@ -126,22 +126,43 @@ def _entries(folder: Path) -> list[str]:
 # --- (a), (b): the flow in-process ------------------------------------------------------------------
 
 
+def _tiny_config(tmp_path: Path) -> str:
+    """The default preset with the tiny generator settings plugin tests use (4 frames, 32x32, no PLY)."""
+    from worldsim.config import load_config
+    from worldsim.testing import TINY_GENERATOR
+
+    cfg = load_config("default").model_dump()
+    next(s for s in cfg["stages"] if s["kind"] == "generator")["config"].update(TINY_GENERATOR)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
 @pytest.mark.slow
-def test_flow_writes_run_folder_and_artifact(prefect_server, tmp_path):
+def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     from prefect.artifacts import Artifact
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     from flows.generate_4d import ARTIFACT_KEY, generate_4d
 
     out = tmp_path / "outputs"
-    result = generate_4d(prompt=PROMPT, output_dir=str(out), seed=3)
+    state = generate_4d(prompt=PROMPT, config=_tiny_config(tmp_path), output_dir=str(out), seed=3, return_state=True)
+    assert state.is_completed()
+    result = state.result()
     folder = Path(result)
     assert isinstance(result, str) and folder.parent == out
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["seed"] == 3 and manifest["prompt"] == PROMPT
     assert [s["kind"] for s in manifest["stages"]] == ["parser", "generator"]
+    assert (folder / manifest["outputs"]["video"]["video"]).is_file()
     assert _entries(out) == [folder.name]  # no partial folder beside it
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == ["generator:procedural", "parser:rules"]
+    assert all(r.state.is_completed() for r in runs)
     art = Artifact.get(ARTIFACT_KEY)
-    assert art is not None and folder.name in art.data and "| parser |" in art.data
+    assert art is not None and folder.name in art.data and "| parser | rules |" in art.data and '"direction": "right"' in art.data
 
 
 @pytest.mark.slow
