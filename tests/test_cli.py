@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+
+from worldsim.cli import main
+from worldsim.testing import TINY_GENERATOR
+
+TINY = [f"--set=generator.{k}={v}" for k, v in TINY_GENERATOR.items()]
+PROMPT = "A red ball rolls quickly from left to right"
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def generate(capsys, tmp_path, prompt, *extra):
+    code, out, err = run_cli(capsys, "generate", prompt, "--out", str(tmp_path), "--json", *extra)
+    assert code == 0, err
+    summary = json.loads(out)
+    return summary, json.loads(open(summary["run_json"]).read())
+
+
+def test_default_generate_twice_gives_identical_hashes(capsys, tmp_path):
+    _, a = generate(capsys, tmp_path / "a", PROMPT, "--seed", "0")
+    _, b = generate(capsys, tmp_path / "b", PROMPT, "--seed", "0")
+    hashes = lambda run: {r["path"]: r["sha256"] for r in run["artifacts"]}
+    assert hashes(a) == hashes(b)
+    assert {"generator/video.mp4", "generator/labels.json", "generator/labels.safetensors"} <= set(hashes(a))
+    assert a["plan"]["motion"] == b["plan"]["motion"] and a["seed"] == 0
+    assert [s["kind"] for s in a["stages"]] == ["parser", "generator"] and all(s["wall_s"] > 0 for s in a["stages"])
+    assert a["plugins"]["rules"] == a["plugins"]["procedural"] == "0.1.0"
+    assert a["config"]["stages"][1]["config"]["num_frames"] == 16
+
+
+def _centroid_x(run_json_path):
+    labels = json.loads((run_json_path.parent / "generator" / "labels.json").read_text())
+    return np.array([f["center"][0] for f in labels["objects"][0]["frames"]])
+
+
+def test_quick_ball_moves_right_faster_than_slow(capsys, tmp_path):
+    from pathlib import Path
+
+    fast, _ = generate(capsys, tmp_path, PROMPT, *TINY)
+    slow, _ = generate(capsys, tmp_path, "A red ball rolls slowly from left to right", *TINY)
+    xf, xs = _centroid_x(Path(fast["run_json"])), _centroid_x(Path(slow["run_json"]))
+    assert np.all(np.diff(xf) > 0) and np.all(np.diff(xs) > 0)
+    assert (xf[-1] - xf[0]) > 1.5 * (xs[-1] - xs[0])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "qwerty zxcv"], "qwerty zxcv"),
+        (["generate", ""], "empty"),
+        (["generate", "Make the ball blurple"], "blurple"),
+        (["generate", "Make the ball blue"], "is an edit command"),
+        (["generate", PROMPT, "--config", "nope"], "unknown config 'nope'"),
+        (["generate", PROMPT, "--set", "generator.width=33"], "width"),
+        (["generate", PROMPT, "--edit", "Make the ball blue"], "no editor stage"),
+        (["parse", "x" * 10_000], "10000 characters"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(capsys, tmp_path, argv, message):
+    out_dir = tmp_path / "runs"
+    extra = ["--out", str(out_dir)] if argv[0] == "generate" else []
+    code, out, err = run_cli(capsys, *argv, *extra)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and err.startswith("worldsim: error: ")
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_unknown_stage_in_config_file(capsys, tmp_path):
+    preset = tmp_path / "p.yaml"
+    preset.write_text("stages:\n  - kind: parser\n    name: rules\n  - kind: generator\n    name: sora\n")
+    code, _, err = run_cli(capsys, "generate", PROMPT, "--config", str(preset), "--out", str(tmp_path / "runs"))
+    assert code == 2 and "unknown generator 'sora'; available: procedural" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "abc", "4294967296", "1.5"])
+def test_bad_seed_exits_2(capsys, seed):
+    with pytest.raises(SystemExit) as info:
+        main(["generate", PROMPT, "--seed", seed])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"seed {seed}" in err or f"seed '{seed}'" in err
+
+
+def test_failure_mid_run_removes_partial_folder(capsys, tmp_path, monkeypatch):
+    from plugins.procedural.stage import ProceduralGenerator
+
+    def explode(self, plan, seed, out_dir):
+        (out_dir / "half.bin").write_bytes(b"x")
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(ProceduralGenerator, "run", explode)
+    code, _, err = run_cli(capsys, "generate", PROMPT, "--out", str(tmp_path))
+    assert code == 1 and "generator 'procedural' failed: RuntimeError: renderer crashed" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parse_json_contract(capsys):
+    code, out, _ = run_cli(capsys, "parse", "Now have the car drive to the right", "--json")
+    assert code == 0
+    assert json.loads(out) == {"mode": "edit", "objects": [{"name": "car", "color": None, "count": 1}],
+                               "motion": {"direction": "right", "speed": "normal"},
+                               "edit": {"op": "move", "target": "car", "color": None, "direction": "right"}}
+
+
+def test_stages_and_plugins_listing(capsys):
+    code, out, _ = run_cli(capsys, "stages", "--json")
+    assert code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
+    assert rows[("parser", "rules")]["plugin"] == "rules" and ("generator", "procedural") in rows
+    code, out, _ = run_cli(capsys, "plugins")
+    assert "rules" in out and "parser:rules" in out and "generator:procedural" in out
+
+
+def test_help_explains_each_command(capsys):
+    for cmd in ("generate", "parse", "plugins", "stages", "serve"):
+        with pytest.raises(SystemExit) as info:
+            main([cmd, "--help"])
+        assert info.value.code == 0
+        assert "usage: worldsim" in capsys.readouterr().out
