@@ -96,7 +96,7 @@ def generate_4d(
     seed: int = 0,
     output_dir: str = "outputs",
 ) -> str:
-    """Generate a 4D world from a text prompt; returns the run folder (`<output_dir>/<run-id>`).
+    """Generate a 4D world from a text prompt; returns the run folder `<output_dir>/<run-id>` as an absolute path.
 
     Args:
         prompt: a scene description, e.g. "A red ball rolls quickly from left to right".
@@ -113,7 +113,7 @@ def generate_4d(
     try:
         for step in state.config.stages:
             state = run_stage.with_options(name=f"{step.kind}:{step.name}")(state, step)
-        folder = runner.finish_run(state)
+        folder = runner.finish_run(state).resolve()
     except BaseException:
         runner.abort_run(state)  # no partial folder remains
         raise

@@ -50,7 +50,9 @@ if ! prefect deployment run worldsim/generate-4d \
     --param prompt="$PROMPT" \
     --param output_dir="$OUT" \
     --watch --watch-timeout 900; then
-  echo "[demo] the flow run failed; the error is above and in $SERVE_LOG (UI: ${PREFECT_API_URL%/api})" >&2
+  echo "[demo] the flow run failed:" >&2
+  grep -E "Flow run '.*' - Finished in state" "$SERVE_LOG" | tail -n 1 | sed 's/^/  /' >&2 || true
+  echo "[demo] full log: $SERVE_LOG; UI: ${PREFECT_API_URL%/api}; no partial run folder is left in $OUT" >&2
   exit 1
 fi
 

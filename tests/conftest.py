@@ -1,8 +1,10 @@
 import os
+import tempfile
 
 import pytest
 
-os.environ.setdefault("WORLDSIM_TEST", "1")
+# Importing prefect creates PREFECT_HOME (default ~/.prefect); keep test runs out of the home folder.
+os.environ.setdefault("PREFECT_HOME", os.path.join(tempfile.gettempdir(), "worldsim-tests-prefect"))
 
 
 def pytest_collection_modifyitems(config, items):

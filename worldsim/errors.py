@@ -35,6 +35,12 @@ class MissingDependencyError(WorldsimError):
         super().__init__(f"{needed_for} needs the package '{package}'; install it with: pip install {package}")
 
 
+class ServerStartError(WorldsimError):
+    """The local Prefect server did not become healthy; the message names its log file."""
+
+    exit_code = 1
+
+
 class StageFailedError(WorldsimError):
     """A stage raised; wraps the original error with the stage's name."""
 

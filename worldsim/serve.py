@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from worldsim.errors import ConfigError, WorldsimError
+from worldsim.errors import ConfigError, ServerStartError, WorldsimError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = REPO_ROOT / "configs" / "prefect" / "settings.yaml"
@@ -43,12 +43,6 @@ SERVER_START_TIMEOUT_S = 120.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 __all__ = ["ensure_server", "serve_deployments", "prefect_env"]
-
-
-class ServerStartError(WorldsimError):
-    """The local Prefect server did not become healthy; the message names its log file."""
-
-    exit_code = 1
 
 
 def _log(msg: str) -> None:
@@ -202,7 +196,12 @@ def make_deployment(output_dir: str | Path | None = None):
 
 def serve_deployments(output_dir: str | Path | None = None, limit: int | None = None) -> None:
     """Serve `worldsim/generate-4d` against the configured server; blocks until Ctrl-C / SIGTERM."""
+    import warnings
+
     env = apply_prefect_env()
+    # Prefect 3.8.8's SIGTERM handler calls the async Runner.stop without awaiting it; the runner still
+    # exits cleanly (code 0), so hide the resulting "never awaited" warning.
+    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited", category=RuntimeWarning)
     with _prefect_settings(env):
         from prefect import serve
 

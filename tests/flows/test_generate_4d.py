@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from worldsim.errors import ConfigError, MissingDependencyError, ParseError, StageFailedError, WorldsimError
+from worldsim.errors import ConfigError, MissingDependencyError, ParseError, StageFailedError, WorldsimError  # noqa: E402
 
 PROMPT = "A red ball rolls quickly from left to right"
 
@@ -355,7 +356,8 @@ def test_ensure_server_reuses_a_healthy_server(prefect_server, restore_environ):
 
 @pytest.mark.slow
 def test_ensure_server_names_the_log_when_start_fails(tmp_path, restore_environ):
-    from worldsim.serve import ServerStartError, ensure_server
+    from worldsim.errors import ServerStartError
+    from worldsim.serve import ensure_server
 
     with socket.socket() as busy:  # a port something else holds: `prefect server start` exits at once
         busy.bind(("127.0.0.1", 0))
