@@ -9,7 +9,7 @@ demo: setup
 	bash scripts/demo.sh
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n auto --dist loadfile
 
 bench: setup
 	.venv/bin/python benchmarks/bench_generate.py
