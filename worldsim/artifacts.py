@@ -6,6 +6,7 @@ succeeded, so a failed or interrupted run never leaves a half-written run folder
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -54,11 +55,19 @@ def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def temp_path_for(path: str | os.PathLike) -> Path:
-    """A sibling temporary name for writers that need a filename (video encoders, np.savez); rename after."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """For writers that need a filename (encoders, safetensors, plyfile): yields a sibling temporary
+    name with the same suffix, renamed onto `path` when the block succeeds and removed when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def slugify(text: str, max_len: int = 32) -> str:

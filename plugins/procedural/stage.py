@@ -78,19 +78,12 @@ class ProceduralGenerator(Stage):
 
 
 def _save_arrays(path: Path, **arrays: np.ndarray) -> None:
-    import os
-
     from safetensors.numpy import save_file
 
-    from worldsim.artifacts import temp_path_for
+    from worldsim.artifacts import atomic_path
 
-    tmp = temp_path_for(path)
-    try:
+    with atomic_path(path) as tmp:
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _mask_box(mask: np.ndarray) -> list[float] | None:

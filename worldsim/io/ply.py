@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.artifacts import temp_path_for
+from worldsim.artifacts import atomic_path
 
 SH_C0 = 0.28209479177387814
 
@@ -48,13 +48,8 @@ def write_gaussian_ply(
     for i, name in enumerate(names):
         vertex[name] = data[:, i]
     path = Path(path)
-    tmp = temp_path_for(path)
-    try:
+    with atomic_path(path) as tmp:
         PlyData([PlyElement.describe(vertex, "vertex")], text=False, byte_order="<").write(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

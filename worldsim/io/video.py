@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.artifacts import temp_path_for
+from worldsim.artifacts import atomic_path
 from worldsim.errors import InputError
 
 _BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-preset", "medium", "-crf", "16", "-threads", "1"]
@@ -28,20 +28,15 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int) -> Path:
     if h % 2 or w % 2:
         raise InputError(f"video size {w}x{h} must be even in both dimensions for H.264 yuv420p")
     path = Path(path)
-    tmp = temp_path_for(path)
-    writer = imageio_ffmpeg.write_frames(
-        str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
-        quality=None, output_params=_BITEXACT, ffmpeg_log_level="error",
-    )
-    try:
+    with atomic_path(path) as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
+            quality=None, output_params=_BITEXACT, ffmpeg_log_level="error",
+        )
         writer.send(None)
         for frame in frames:
             writer.send(frame)
         writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

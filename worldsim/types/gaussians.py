@@ -52,17 +52,12 @@ class GaussianScene:
     def save(self, path: str | os.PathLike) -> Path:
         from safetensors.torch import save_file
 
-        from worldsim.artifacts import temp_path_for
+        from worldsim.artifacts import atomic_path
 
         tensors = {f.name: getattr(self, f.name).contiguous() for f in fields(self) if getattr(self, f.name) is not None}
         path = Path(path)
-        tmp = temp_path_for(path)
-        try:
+        with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={"format": "worldsim.GaussianScene/1"})  # one key: safetensors orders metadata keys randomly
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod
