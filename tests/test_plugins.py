@@ -99,3 +99,15 @@ def test_cli_lists_throwaway_stage_and_config_selects_it(tmp_path):
     assert run["stages"][0]["plugin"] == "shout"
     blocked = subprocess.run([*cli, "stages"], env={**env, "WORLDSIM_DISABLE_PLUGINS": "shout"}, capture_output=True, text=True)
     assert blocked.returncode == 0 and "shout" not in blocked.stdout
+
+
+def test_every_hook_is_documented_and_has_a_stage_kind():
+    from pathlib import Path
+
+    from worldsim import hookspecs
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    assert sorted(hooks) == sorted(hookspecs.HOOK_FOR_KIND.values())
+    for hook in hooks:
+        assert f"`{hook}`" in readme, f"{hook} is not documented in README.md"
