@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worldsim.errors import ConfigError, one_line
-from worldsim.hookspecs import STAGE_KINDS
+from worldsim.hookspecs import PIPELINE_KINDS
 
 
 class StepConfig(BaseModel):
@@ -26,8 +26,8 @@ class StepConfig(BaseModel):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str) -> str:
-        if kind not in STAGE_KINDS:
-            raise ValueError(f"stage kind '{kind}' is not one of {', '.join(STAGE_KINDS)}")
+        if kind not in PIPELINE_KINDS:
+            raise ValueError(f"stage kind '{kind}' is not one of {', '.join(PIPELINE_KINDS)}")
         return kind
 
 

@@ -8,7 +8,9 @@ PROJECT = "worldsim"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "exporter")
+STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "exporter", "teacher")
+# Teachers are not pipeline steps: a reconstructor picks them by name in its own config.
+PIPELINE_KINDS = STAGE_KINDS[:-1]
 
 
 @hookspec
@@ -44,6 +46,11 @@ def register_scorers(register):
 @hookspec
 def register_exporters(register):
     """Register exporters: artifacts -> dataset records."""
+
+
+@hookspec
+def register_teachers(register):
+    """Register 2D teachers: video frames (+ labels) -> dense per-pixel features, depth or masks."""
 
 
 HOOK_FOR_KIND = {kind: f"register_{kind}s" for kind in STAGE_KINDS}
