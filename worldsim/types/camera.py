@@ -57,3 +57,29 @@ class Camera(BaseModel):
         uv = p @ K.T
         xy = uv[:, :2] / uv[:, 2:3]
         return xy / np.array([self.width, self.height]), p[:, 2]
+
+    def orbit(self, target, yaw_deg: float, pitch_deg: float = 0.0) -> "Camera":
+        """The same camera moved on a sphere around `target` (world [3]): yaw about the camera's up axis,
+        pitch about its right axis, still looking at `target`, same intrinsics."""
+        import numpy as np
+
+        V = np.asarray(self.viewmat)
+        R = V[:3, :3]
+        right, down = R[0], R[1]
+        target = np.asarray(target, dtype=np.float64)
+        offset = self.center() - target
+
+        def rotate(v, axis, deg):  # Rodrigues
+            a = np.radians(deg)
+            return v * np.cos(a) + np.cross(axis, v) * np.sin(a) + axis * np.dot(axis, v) * (1 - np.cos(a))
+
+        offset = rotate(rotate(offset, -down, yaw_deg), right, pitch_deg)
+        eye = target + offset
+        forward = (target - eye) / np.linalg.norm(target - eye)
+        new_right = np.cross(forward, -down)
+        new_right /= np.linalg.norm(new_right)
+        new_down = np.cross(forward, new_right)
+        Rn = np.stack([new_right, new_down, forward])
+        Vn = np.eye(4)
+        Vn[:3, :3], Vn[:3, 3] = Rn, -Rn @ eye
+        return Camera(width=self.width, height=self.height, viewmat=tuple(map(tuple, Vn.tolist())), K=self.K)
