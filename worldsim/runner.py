@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from worldsim import artifacts, plugins, registry
 from worldsim.config import PipelineConfig, StepConfig, load_config
 from worldsim.errors import ConfigError, InputError, StageFailedError, WorldsimError
-from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, RunManifest, StageRecord
+from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, StageRecord
 
 MAX_SEED = 2**32 - 1
 
@@ -36,6 +36,7 @@ class RunState(BaseModel):
     config: PipelineConfig
     plan: Plan | None = None
     video: GeneratedVideo | None = None
+    reconstruction: Reconstruction | None = None
     stages: list[StageRecord] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
@@ -62,10 +63,20 @@ def _call_generator(stage, state: RunState) -> dict:
     return {"video": stage.run(state.plan, seed=state.seed, out_dir=out_dir)}
 
 
+def _call_reconstructor(stage, state: RunState) -> dict:
+    if state.video is None:
+        raise ConfigError("a reconstructor needs a generator before it in the config's stages")
+    out_dir = state.path / "reconstruction"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = stage.run(state.video, run_dir=state.path, out_dir=out_dir, seed=state.seed)
+    return {"reconstruction": result, "metrics": {**state.metrics, "reconstruction": result.metrics}}
+
+
 # How each stage kind is called and what it adds to the state. Later stage kinds add an entry here.
 STAGE_CALLS: dict[str, Callable[[registry.Stage, RunState], dict]] = {
     "parser": _call_parser,
     "generator": _call_generator,
+    "reconstructor": _call_reconstructor,
 }
 
 
@@ -127,7 +138,7 @@ def finish_run(state: RunState) -> Path:
         stages=state.stages,
         metrics=metrics,
         artifacts=records,
-        outputs={"video": state.video.model_dump(mode="json")} if state.video else {},
+        outputs={k: v.model_dump(mode="json") for k, v in (("video", state.video), ("reconstruction", state.reconstruction)) if v is not None},
     )
     artifacts.atomic_write_json(state.path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
     return artifacts.RunFolder(state.root, state.run_id).commit()

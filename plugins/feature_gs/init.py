@@ -1,0 +1,190 @@
+"""Initial Gaussians from a monocular video: back-project pixels with the depth prior.
+
+Static background: every pixel is taken from the first frame in which no object covers it (so
+background an object hides in frame 0 is filled from later frames), average-pooled by `stride`,
+then extended beyond the image border by replicating colours and extrapolating inverse depth
+linearly (exact for planes, where 1/z is affine in pixel coordinates) so nearby novel views see
+surfaces. Objects: each instance's pixels in the frame where it is largest; its motion bases start
+at the back-projected mask centroid track. open3d voxel-downsamples the cloud and removes
+statistical outliers (flying pixels at depth edges).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from plugins.feature_gs.model import DynamicGaussians
+from worldsim.types import Camera
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InitResult:
+    model: DynamicGaussians
+    instance: torch.Tensor  # [N] instance id per Gaussian (0 = static background)
+    basis_instance: list[int]  # instance id of each basis (basis 0 = static = 0)
+
+
+def backproject(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Pixel coordinates (continuous, pixel centres at +0.5) and camera depth -> world points [M,3]."""
+    K, V = np.asarray(camera.K), np.asarray(camera.viewmat)
+    x = (u - K[0, 2]) / K[0, 0] * z
+    y = (v - K[1, 2]) / K[1, 1] * z
+    cam = np.stack([x, y, z], axis=1)
+    return (cam - V[:3, 3]) @ V[:3, :3]  # R^T (X - t)
+
+
+def _extrapolate_inverse_depth(inv: np.ndarray, pad: int, fit: int = 6) -> np.ndarray:
+    """Pad [H,W] inverse depth by `pad` on the left/right with a per-row line fitted to `fit` border pixels."""
+    h, w = inv.shape
+    cols = np.arange(fit, dtype=np.float64)
+    out = np.zeros((h, w + 2 * pad))
+    out[:, pad:pad + w] = inv
+    for side in ("left", "right"):
+        block = inv[:, :fit] if side == "left" else inv[:, w - fit:]
+        slope = ((block - block.mean(1, keepdims=True)) * (cols - cols.mean())).sum(1) / ((cols - cols.mean()) ** 2).sum()
+        if side == "left":
+            offsets = np.arange(-pad, 0) - cols.mean()  # columns left of the border
+            out[:, :pad] = block.mean(1, keepdims=True) + slope[:, None] * offsets[None]
+        else:
+            offsets = np.arange(fit, fit + pad) - cols.mean()
+            out[:, pad + w:] = block.mean(1, keepdims=True) + slope[:, None] * offsets[None]
+    return out
+
+
+def _pad_static(rgb: np.ndarray, inv: np.ndarray, pad: int, min_inv: float) -> tuple[np.ndarray, np.ndarray]:
+    """Extend colour (edge replicate) and inverse depth (planar extrapolation) by `pad` on every side."""
+    inv = _extrapolate_inverse_depth(inv, pad)
+    inv = _extrapolate_inverse_depth(inv.T, pad).T
+    rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    return rgb, np.maximum(inv, min_inv)
+
+
+def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | None, camera: Camera, *,
+               stride: int = 2, pad: int = 48, feature_dim: int = 32, bases_per_instance: int = 2,
+               unlabelled_bases: int = 4, voxel_size: float = 0.01, outlier_std: float = 3.0,
+               opacity: float = 0.9, seed: int = 0) -> InitResult:
+    """frames [T,H,W,3] float in [0,1]; depth [T,H,W] camera z (<= 0 where unknown); masks [T,H,W] ids or None."""
+    import open3d as o3d
+
+    rng = np.random.default_rng(seed)
+    T, H, W, _ = frames.shape
+    fx = float(camera.K[0][0])
+    ids = masks.long() if masks is not None else torch.zeros(T, H, W, dtype=torch.long)
+    near_object = F.max_pool2d((ids > 0).float()[:, None], 5, stride=1, padding=2)[:, 0] > 0  # [T,H,W] dilated
+    static_ok = (~near_object) & (depth > 0)
+
+    # Static layer: first frame where each pixel is static.
+    has_static = static_ok.any(0)  # [H,W]
+    first = static_ok.float().argmax(0)  # [H,W]
+    hh, ww = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    rgb_s = frames[first, hh, ww]  # [H,W,3]
+    z_s = torch.where(has_static, depth[first, hh, ww], torch.zeros(()))
+    # Pool by stride (holes excluded from the average).
+    wgt = has_static.float()[None, None]
+    pool = lambda x: F.avg_pool2d(x, stride, stride)
+    wsum = pool(wgt)[0, 0]
+    rgb_p = (pool((rgb_s.permute(2, 0, 1) * wgt[0])[None])[0] / wsum.clamp_min(1e-6)).permute(1, 2, 0).numpy()
+    inv_p = (pool(((1.0 / z_s.clamp_min(1e-6)) * has_static)[None, None])[0, 0] / wsum.clamp_min(1e-6)).numpy()
+    valid_p = (wsum > 0.99).numpy()
+    min_inv = 1.0 / (float(depth[depth > 0].max()) * 1.5) if bool((depth > 0).any()) else 1e-3
+    inv_p = np.where(valid_p, inv_p, 0.0)
+    pad_p = max(pad // stride, 0)
+    if pad_p > 0 and valid_p.all():
+        rgb_p, inv_p = _pad_static(rgb_p, inv_p, pad_p, min_inv)
+        valid_p = np.ones(inv_p.shape, bool)
+    elif pad_p > 0:
+        log.info("static layer has holes (pixels always covered by objects); border extension skipped")
+        pad_p = 0
+    hp, wp = inv_p.shape
+    ring = np.ones((hp, wp), bool)  # the extension beyond the image is sampled at half density
+    ring[pad_p:hp - pad_p, pad_p:wp - pad_p] = False
+    coarse = ring & ((np.arange(hp)[:, None] - pad_p) % 2 == 0) & ((np.arange(wp)[None, :] - pad_p) % 2 == 0)
+    vv, uu = np.nonzero(valid_p & (~ring | coarse))
+    u = (uu - pad_p + 0.5) * stride
+    v = (vv - pad_p + 0.5) * stride
+    z = 1.0 / inv_p[vv, uu]
+    pts = [backproject(camera, u, v, z)]
+    cols = [rgb_p[vv, uu]]
+    foot = [z / fx * stride * np.where(ring[vv, uu], 2.0, 1.0)]
+    inst = [np.zeros(len(u), np.int64)]
+
+    # Dynamic layer: each instance at the frame where it is largest.
+    instance_ids = sorted(int(i) for i in torch.unique(ids).tolist() if i > 0)
+    centroids: dict[int, np.ndarray] = {}
+    ref_frame: dict[int, int] = {}
+    for k in instance_ids:
+        track = np.full((T, 3), np.nan)
+        counts = np.zeros(T, np.int64)
+        for t in range(T):
+            m = (ids[t] == k) & (depth[t] > 0)
+            counts[t] = int(m.sum())
+            if counts[t]:
+                vy, ux = torch.nonzero(m, as_tuple=True)
+                track[t] = backproject(camera, ux.numpy() + 0.5, vy.numpy() + 0.5, depth[t][m].numpy()).mean(0)
+        seen = np.nonzero(counts)[0]
+        for d in range(3):  # fill frames where the instance is hidden by interpolation
+            track[:, d] = np.interp(np.arange(T), seen, track[seen, d])
+        t_ref = int(counts.argmax())
+        eroded = -F.max_pool2d(-((ids[t_ref] == k).float())[None, None], 3, stride=1, padding=1)[0, 0] > 0
+        m = eroded & (depth[t_ref] > 0)
+        if int(m.sum()) < 4:
+            m = (ids[t_ref] == k) & (depth[t_ref] > 0)
+        vy, ux = torch.nonzero(m, as_tuple=True)
+        zk = depth[t_ref][m].numpy()
+        pts.append(backproject(camera, ux.numpy() + 0.5, vy.numpy() + 0.5, zk))
+        cols.append(frames[t_ref][m].numpy())
+        foot.append(zk / fx)
+        inst.append(np.full(len(zk), k, np.int64))
+        centroids[k], ref_frame[k] = track, t_ref
+
+    pts, cols, foot, inst = (np.concatenate(a) for a in (pts, cols, foot, inst))
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+    pcd.colors = o3d.utility.Vector3dVector(np.clip(cols, 0, 1))
+    lo, hi = pts.min(0) - voxel_size, pts.max(0) + voxel_size
+    _, _, traced = pcd.voxel_down_sample_and_trace(voxel_size, lo, hi, False)
+    keep = np.array(sorted(int(np.asarray(ix)[0]) for ix in traced))
+    sub = pcd.select_by_index(keep.tolist())
+    _, inlier = sub.remove_statistical_outlier(nb_neighbors=16, std_ratio=outlier_std)
+    keep = keep[np.asarray(inlier, dtype=np.int64)]
+    pts, cols, foot, inst = pts[keep], cols[keep], foot[keep], inst[keep]
+
+    # Bases: static + `bases_per_instance` per instance (or `unlabelled_bases` free ones with no masks).
+    basis_instance = [0]
+    rot, trans = [], []
+    for k in instance_ids:
+        for _ in range(bases_per_instance):
+            basis_instance.append(k)
+            rot.append(np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)))
+            trans.append(centroids[k] - centroids[k][ref_frame[k]])
+    if not instance_ids:
+        for _ in range(unlabelled_bases):
+            basis_instance.append(0)
+            rot.append(np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)))
+            trans.append(np.zeros((T, 3)))
+    B = len(basis_instance)
+    logits = np.full((len(pts), B), -4.0)
+    for i, k in enumerate(inst):
+        choices = [b for b, bk in enumerate(basis_instance) if bk == k and (k > 0 or b == 0)]
+        logits[i, choices[rng.integers(len(choices))]] = 4.0
+    n = len(pts)
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)
+    model = DynamicGaussians(
+        means=f32(pts),
+        quats=f32(np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))),
+        log_scales=f32(np.log(np.repeat(0.6 * foot[:, None], 3, axis=1))),
+        logit_opacities=torch.full((n,), math.log(opacity / (1 - opacity))),
+        rgb=f32(np.clip(cols, 0, 1)),
+        features=f32(rng.normal(0, 0.1, (n, feature_dim))),
+        motion_logits=f32(logits),
+        basis_rotations=f32(np.stack(rot)) if rot else torch.zeros(0, T, 4),
+        basis_translations=f32(np.stack(trans)) if trans else torch.zeros(0, T, 3),
+    )
+    return InitResult(model=model, instance=torch.as_tensor(inst), basis_instance=basis_instance)

@@ -1,0 +1,151 @@
+"""`feature-4dgs` reconstructor: monocular video -> dynamic 3D Gaussians with a language feature field."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from plugins.feature_gs.config import TrainConfig
+from worldsim.errors import ConfigError
+from worldsim.registry import Stage, StageConfig
+from worldsim.types import GeneratedVideo, Reconstruction
+
+log = logging.getLogger(__name__)
+
+
+class FeatureGSConfig(StageConfig):
+    feature_teachers: list[str] | None = Field(None, description="teachers whose features the field learns; None: label-text when the video has labels")
+    depth_teacher: str | None = Field(None, description="depth prior; None: label-depth when the generator gave depth, else plane-depth")
+    mask_teacher: str | None = Field(None, description="instance masks; None: label-masks when the generator gave masks, else none")
+    teacher_configs: dict[str, dict] = Field(default_factory=dict, description="settings per teacher name")
+    feature_dim: int = Field(32, ge=1, le=512, description="latent feature size F per Gaussian")
+    stride: int = Field(2, ge=1, le=8, description="pixels per background Gaussian at initialisation")
+    pad: int = Field(48, ge=0, le=512, description="pixels of planar extension beyond the image border")
+    bases_per_instance: int = Field(2, ge=1, le=16, description="SE(3) motion bases per moving instance")
+    unlabelled_bases: int = Field(4, ge=1, le=64, description="free motion bases when there are no instance masks")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    novel_yaws: list[float] = Field(default=[-15, -10, -5, 5, 10, 15], description="novel views (degrees about the scene centre) for psnr_novel")
+    eval_frames: int = Field(16, ge=1, description="frames used by the novel-view and feature metrics")
+    fov_deg: float = Field(50.0, gt=5, lt=150, description="assumed vertical field of view for videos without a camera")
+
+
+class FeatureGSReconstructor(Stage):
+    kind = "reconstructor"
+    name = "feature-4dgs"
+    description = "Dynamic 3D Gaussians (motion bases) with a latent feature field decoded to 2D teachers; our CPU rasterizer or gsplat"
+    Config = FeatureGSConfig
+
+    def run(self, video: GeneratedVideo, run_dir: Path, out_dir: Path, seed: int) -> Reconstruction:
+        import numpy as np
+        import torch
+        from tqdm import tqdm
+
+        from plugins.feature_gs.evaluate import evaluate, scene_target
+        from plugins.feature_gs.export import export_reconstruction
+        from plugins.feature_gs.init import initialise
+        from plugins.feature_gs.train import Targets, train
+        from worldsim.registry import get_stage
+        from worldsim.types import Camera, GaussianScene
+
+        cfg: FeatureGSConfig = self.config
+        t_start = time.perf_counter()
+        frames_u8, labels, arrays = _load_video(video, run_dir)
+        T, H, W, _ = frames_u8.shape
+        camera = Camera.model_validate(labels["camera"]) if labels and "camera" in labels else _default_camera(W, H, cfg.fov_deg)
+        has = lambda key: arrays is not None and key in arrays
+
+        def teacher(name):
+            return get_stage("teacher", name, cfg.teacher_configs.get(name)).run(frames_u8, labels, arrays)
+
+        depth_name = cfg.depth_teacher or ("label-depth" if has("depth") else "plane-depth")
+        mask_name = cfg.mask_teacher or ("label-masks" if has("masks") else None)
+        feature_names = cfg.feature_teachers if cfg.feature_teachers is not None else (["label-text"] if labels and has("masks") else [])
+        if not feature_names:
+            log.warning("no feature teacher for this video: the feature field is not trained")
+        depth_maps = teacher(depth_name)
+        depth = depth_maps.maps[..., 0].clone()
+        if depth_maps.valid is not None:
+            depth[~depth_maps.valid] = 0.0
+        masks = teacher(mask_name).maps[..., 0].long() if mask_name else None
+        features = {}
+        for name in feature_names:
+            maps = teacher(name)
+            if maps.target != "feature":
+                raise ConfigError(f"feature_teachers lists '{name}', which gives {maps.target}, not features")
+            features[name] = maps.maps
+
+        frames = torch.as_tensor(frames_u8).float() / 255.0
+        torch.manual_seed(seed)
+        init = initialise(frames, depth, masks, camera, stride=cfg.stride, pad=cfg.pad, feature_dim=cfg.feature_dim,
+                          bases_per_instance=cfg.bases_per_instance, unlabelled_bases=cfg.unlabelled_bases, seed=seed)
+        bar = tqdm(total=cfg.train.iterations, desc="feature-4dgs: train", unit="it", disable=None, leave=False)
+
+        def progress(it, loss, n):
+            bar.update(1)
+            if it % 25 == 0:
+                bar.set_postfix(loss=f"{loss:.4f}", gaussians=n)
+
+        try:
+            model, decoders, stats = train(init.model, camera, Targets(frames, depth if depth.gt(0).any() else None, masks, features),
+                                           init.basis_instance, cfg.train, seed=seed, progress=progress)
+        finally:
+            bar.close()
+        basis_instance = torch.tensor(init.basis_instance)
+        scene = model.to_scene(instance=basis_instance[torch.softmax(model.splats["motion_logits"].detach(), 1).argmax(1)])
+        gt_scene = GaussianScene.load(run_dir / video.scene) if video.scene else None
+        # Orbit centre: on the optical axis at the objects' median depth (the whole view's when no masks).
+        subject = depth * (masks > 0) if masks is not None and bool((masks > 0).any()) else depth
+        target = scene_target(camera, subject) if bool((subject > 0).any()) else scene_target(camera, distance=5.0)
+        metrics = evaluate(scene, decoders, camera, frames_u8, features, gt_scene, yaws=tuple(cfg.novel_yaws),
+                           max_frames=cfg.eval_frames, target=target)
+        paths = export_reconstruction(scene, decoders, camera, out_dir, fps=video.fps, target=target)
+        metrics.update(num_gaussians=stats["num_gaussians"], iterations=stats["iterations"], train_s=round(stats["train_s"], 3),
+                       wall_s=round(time.perf_counter() - t_start, 3), depth_teacher=depth_name, mask_teacher=mask_name)
+        rel = lambda p: f"{out_dir.name}/{p}" if p else None
+        return Reconstruction(
+            scene=rel(paths["scene"]), decoders=rel(paths["decoders"]), ply_dir=rel(paths["ply_dir"]),
+            point_cloud_dir=rel(paths.get("point_cloud_dir")), render_input=rel(paths.get("render_input")),
+            render_novel=rel(paths.get("render_novel")), teachers=list(features), metrics=_json_safe(metrics),
+            reconstructor=self.name,
+        )
+
+
+def _load_video(video: GeneratedVideo, run_dir: Path):
+    """Frames [T,H,W,3] uint8 (lossless copies when the generator kept them), labels dict, arrays dict."""
+    from safetensors.numpy import load_file
+
+    from worldsim.io.video import read_mp4
+
+    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
+    arrays = load_file(str(run_dir / video.arrays)) if video.arrays else None
+    frames = arrays["frames"] if arrays is not None and "frames" in arrays else read_mp4(run_dir / video.video)[0]
+    return frames, labels, arrays
+
+
+def _default_camera(width: int, height: int, fov_deg: float):
+    """A fixed pinhole camera at the world origin looking down +z (for videos with no camera)."""
+    import math
+
+    from worldsim.types import Camera
+
+    f = 0.5 * height / math.tan(math.radians(fov_deg) / 2)
+    eye = ((1.0, 0, 0, 0), (0, 1.0, 0, 0), (0, 0, 1.0, 0), (0, 0, 0, 1.0))
+    return Camera(width=width, height=height, viewmat=eye, K=((f, 0, width / 2), (0, f, height / 2), (0, 0, 1)))
+
+
+def _json_safe(obj):
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if hasattr(obj, "item"):
+        return _json_safe(obj.item())
+    return obj
