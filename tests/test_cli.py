@@ -6,7 +6,7 @@ import pytest
 from worldsim.cli import main
 from worldsim.testing import TINY_GENERATOR
 
-TINY = [f"--set=generator.{k}={v}" for k, v in TINY_GENERATOR.items()]
+TINY = ["--config", "generate-only", *(f"--set=generator.{k}={v}" for k, v in TINY_GENERATOR.items())]
 PROMPT = "A red ball rolls quickly from left to right"
 
 
@@ -23,15 +23,21 @@ def generate(capsys, tmp_path, prompt, *extra):
     return summary, json.loads(open(summary["run_json"]).read())
 
 
+# The default preset with a shortened reconstruction (same code path; the full run takes a minute).
+SHORT_RECONSTRUCTION = ["--set", "reconstructor.train.iterations=10", "--set", "reconstructor.eval_frames=2",
+                        "--set", "reconstructor.novel_yaws=[10]"]
+
+
 def test_default_generate_twice_gives_identical_hashes(capsys, tmp_path):
-    _, a = generate(capsys, tmp_path / "a", PROMPT, "--seed", "0")
-    _, b = generate(capsys, tmp_path / "b", PROMPT, "--seed", "0")
+    _, a = generate(capsys, tmp_path / "a", PROMPT, "--seed", "0", *SHORT_RECONSTRUCTION)
+    _, b = generate(capsys, tmp_path / "b", PROMPT, "--seed", "0", *SHORT_RECONSTRUCTION)
     hashes = lambda run: {r["path"]: r["sha256"] for r in run["artifacts"]}
     assert hashes(a) == hashes(b)
-    assert {"generator/video.mp4", "generator/labels.json", "generator/labels.safetensors"} <= set(hashes(a))
+    assert {"generator/video.mp4", "generator/labels.json", "generator/labels.safetensors",
+            "reconstruction/scene.safetensors", "reconstruction/ply/frame_0000.ply"} <= set(hashes(a))
     assert a["plan"]["motion"] == b["plan"]["motion"] and a["seed"] == 0
-    assert [s["kind"] for s in a["stages"]] == ["parser", "generator"] and all(s["wall_s"] > 0 for s in a["stages"])
-    assert a["plugins"]["rules"] == a["plugins"]["procedural"] == "0.1.0"
+    assert [s["kind"] for s in a["stages"]] == ["parser", "generator", "reconstructor"] and all(s["wall_s"] > 0 for s in a["stages"])
+    assert a["plugins"]["rules"] == a["plugins"]["procedural"] == a["plugins"]["feature-4dgs"] == "0.1.0"
     assert a["config"]["stages"][1]["config"]["num_frames"] == 16
 
 

@@ -127,12 +127,15 @@ def _entries(folder: Path) -> list[str]:
 
 
 def _tiny_config(tmp_path: Path) -> str:
-    """The default preset with the tiny generator settings plugin tests use (4 frames, 32x32, no PLY)."""
+    """The default preset with the tiny generator settings plugin tests use (4 frames, 32x32, no PLY)
+    and a short reconstruction."""
     from worldsim.config import load_config
     from worldsim.testing import TINY_GENERATOR
 
     cfg = load_config("default").model_dump()
     next(s for s in cfg["stages"] if s["kind"] == "generator")["config"].update(TINY_GENERATOR)
+    next(s for s in cfg["stages"] if s["kind"] == "reconstructor")["config"].update(
+        {"train": {"iterations": 10}, "pad": 8, "eval_frames": 2, "novel_yaws": [5]})
     path = tmp_path / "tiny.yaml"
     path.write_text(json.dumps(cfg))
     return str(path)
@@ -154,12 +157,13 @@ def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     assert isinstance(result, str) and folder.parent == out
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["seed"] == 3 and manifest["prompt"] == PROMPT
-    assert [s["kind"] for s in manifest["stages"]] == ["parser", "generator"]
+    assert [s["kind"] for s in manifest["stages"]] == ["parser", "generator", "reconstructor"]
     assert (folder / manifest["outputs"]["video"]["video"]).is_file()
+    assert "psnr_train" in manifest["metrics"]["reconstruction"]
     assert _entries(out) == [folder.name]  # no partial folder beside it
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
-    assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == ["generator:procedural", "parser:rules"]
+    assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == ["generator:procedural", "parser:rules", "reconstructor:feature-4dgs"]
     assert all(r.state.is_completed() for r in runs)
     art = Artifact.get(ARTIFACT_KEY)
     assert art is not None and folder.name in art.data and "| parser | rules |" in art.data and '"direction": "right"' in art.data
