@@ -33,3 +33,45 @@ class Reconstruction(BaseModel):
     teachers: list[str] = Field(default_factory=list, description="feature teachers whose decoders were trained")
     metrics: dict = Field(default_factory=dict)
     reconstructor: str
+
+
+class SceneObject(BaseModel):
+    """One entry of a scene's object registry: what language can refer to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, description="instance id (masks, GaussianScene.instance)")
+    name: str
+    color: str | None = None
+    gaussians: int | None = Field(default=None, description="Gaussians currently assigned to it, if known")
+    removed: bool = False
+
+
+class EditSource(BaseModel):
+    """What an editor works on: the current scene version plus what is known about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scene: str = Field(description="absolute path of the GaussianScene (.safetensors) to edit")
+    decoders: str = Field(description="absolute path of the DecoderSet the scene's features decode with")
+    teacher: str = Field(description="feature teacher whose space text queries use (e.g. label-text)")
+    camera: dict = Field(description="the input Camera (model_dump)")
+    fps: int
+    objects: list[SceneObject] = Field(default_factory=list, description="the scene's object registry")
+    gt_scene: str | None = Field(default=None, description="ground-truth GaussianScene of the root generation, for metrics")
+    gt_arrays: str | None = Field(default=None, description="labels.safetensors of the root generation (masks), for metrics")
+
+
+class EditResult(BaseModel):
+    """An editor's outputs; paths relative to the run folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: str
+    target: str
+    scene: str = Field(description="the edited GaussianScene (.safetensors)")
+    ply_dir: str
+    renders: dict[str, str] = Field(default_factory=dict, description="before/after images and videos by name")
+    selected: str | None = Field(default=None, description="indices of the selected Gaussians (.safetensors)")
+    metrics: dict = Field(default_factory=dict)
+    editor: str
