@@ -88,6 +88,15 @@ def _summary_markdown(state: runner.RunState, folder: Path, total_s: float) -> s
 """
 
 
+@task(retries=STAGE_RETRIES, retry_delay_seconds=STAGE_RETRY_DELAY_S, retry_condition_fn=retry_condition_fn,
+      persist_result=False, cache_policy=NO_CACHE)
+def apply_edit_task(run_dir: Path, text: str, editor: StepConfig) -> Path:
+    """One edit command applied to a version: a new run folder linked to its parent."""
+    from worldsim import sessions
+
+    return sessions.apply_edit(run_dir, text, editor).resolve()
+
+
 @flow(name="worldsim", persist_result=False, validate_parameters=True, log_prints=False)
 def generate_4d(
     prompt: str,
@@ -109,9 +118,9 @@ def generate_4d(
     t0 = time.perf_counter()
     state = runner.start_run(prompt, edits or [], config, seed, output_dir)  # validates before any work
     logger.info("run %s: config %s, stages %s", state.run_id, state.config.name,
-                ", ".join(f"{s.kind}:{s.name}" for s in state.config.stages))
+                ", ".join(f"{s.kind}:{s.name}" for s in state.steps))
     try:
-        for step in state.config.stages:
+        for step in state.steps:
             state = run_stage.with_options(name=f"{step.kind}:{step.name}")(state, step)
         folder = runner.finish_run(state).resolve()
     except BaseException:
@@ -124,4 +133,8 @@ def generate_4d(
     except Exception as exc:  # the run folder is complete; a missing summary must not fail it
         logger.warning("could not record the %s artifact: %s: %s", ARTIFACT_KEY, type(exc).__name__, exc)
     logger.info("run folder: %s", folder)
+    editor = state.config.step("editor")
+    for i, text in enumerate(state.edits, start=1):  # each edit is a new version linked to the previous one
+        folder = apply_edit_task.with_options(name=f"edit-{i}:{editor.name}")(folder, text, editor)
+        logger.info("edit %d (%s): %s", i, text, folder)
     return str(folder)

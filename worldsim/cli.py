@@ -43,7 +43,7 @@ def cmd_generate(args) -> int:
     from worldsim import runner
 
     state = runner.start_run(args.prompt, args.edit, args.config, args.seed, args.out, args.set)
-    bar = tqdm(state.config.stages, desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
+    bar = tqdm(state.steps, desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
     try:
         for step in bar:
             bar.set_postfix_str(f"{step.kind}:{step.name}")
@@ -54,7 +54,12 @@ def cmd_generate(args) -> int:
         raise
     finally:
         bar.close()
-    summary = {"run_dir": str(run_dir), "run_json": str(run_dir / "run.json")}
+    versions = []
+    if state.edits:
+        from worldsim import sessions
+
+        versions = sessions.apply_edits(run_dir, state.edits, state.config.step("editor"))
+    summary = {"run_dir": str(run_dir), "run_json": str(run_dir / "run.json"), "versions": [str(v) for v in versions]}
     if state.video is not None:
         summary.update(video=str(run_dir / state.video.video), labels=str(run_dir / (state.video.labels or "")))
     if args.json:
@@ -64,6 +69,66 @@ def cmd_generate(args) -> int:
         print(f"run folder: {run_dir}\n  {times}")
         if state.video is not None:
             print(f"  video: {summary['video']}")
+        for v in versions:
+            print(f"edited version: {v}")
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from worldsim import sessions
+
+    new = sessions.apply_edit(args.run_dir, args.text, parser=args.parser)
+    manifest = json.loads((new / "run.json").read_text())
+    if args.json:
+        print(json.dumps({"run_dir": str(new), "parent": manifest.get("parent"), "metrics": manifest.get("metrics", {})}))
+    else:
+        print(f"new version: {new}\n  parent: {manifest.get('parent')}")
+        edit = manifest.get("metrics", {}).get("edit")
+        if edit:
+            shown = {k: edit[k] for k in ("op", "target", "threshold", "selected_gaussians", "mask_iou", "psnr_outside", "psnr_removed_vs_gt") if k in edit}
+            print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
+    return 0
+
+
+def _lines(prompt: str):
+    """Lines from a terminal prompt (until EOF / Ctrl-D) or from piped stdin."""
+    if not sys.stdin.isatty():
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input(prompt)
+        except EOFError:
+            return
+
+
+def cmd_session(args) -> int:
+    """Interactive prompt: each line is an edit of the current version; the new version becomes current."""
+    from worldsim import sessions
+    from worldsim.errors import WorldsimError
+
+    current = sessions.open_version(args.run_dir).path
+    print(f"worldsim session on {current.name}. Type an edit ('make the ball blue', 'delete it'), "
+          "'objects', 'history', or 'quit'.", file=sys.stderr)
+    for line in _lines("worldsim> "):
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("quit", "exit"):
+            break
+        version = sessions.open_version(current)
+        if text == "objects":
+            print(", ".join(f"{o.name} ({o.color or 'no colour'}{', removed' if o.removed else ''})" for o in version.objects) or "none")
+            continue
+        if text == "history":
+            print(" -> ".join(version.lineage()))
+            continue
+        try:
+            current = sessions.apply_edit(current, text, parser=args.parser)
+            print(f"new version: {current}")
+        except WorldsimError as exc:  # a bad command keeps the session going
+            print(f"worldsim: error: {exc}", file=sys.stderr)
+    print(current)
     return 0
 
 
@@ -146,6 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--kind", choices=STAGE_KINDS, help="only this stage kind")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(func=cmd_stages)
+
+    ed = sub.add_parser("edit", help="edit a generated scene by language; writes a new version linked to its parent",
+                        description="Apply one edit command (recolor, remove, extract, move) to the scene in RUN_DIR. "
+                                    "The parent is never modified; the new version is a sibling run folder whose run.json "
+                                    "names its parent and lineage. 'it' refers to the object edited last.")
+    ed.add_argument("run_dir", metavar="RUN_DIR", help="a run folder printed by `worldsim generate` or `worldsim edit`")
+    ed.add_argument("text", metavar="TEXT", help="the edit, e.g. \"Make the ball blue\", \"Delete the ball\"")
+    ed.add_argument("--parser", default="rules", metavar="NAME", help="parser stage for the command (default: rules)")
+    ed.add_argument("--json", action="store_true", help="print a JSON summary")
+    ed.set_defaults(func=cmd_edit)
+
+    se = sub.add_parser("session", help="interactive prompt of edits over a scene (each line a new version)",
+                        description="Reads edit commands line by line (stdin or a prompt); each applies to the newest "
+                                    "version. Also: 'objects', 'history', 'quit'. Prints the last version at the end.")
+    se.add_argument("run_dir", metavar="RUN_DIR", help="the run folder to start from")
+    se.add_argument("--parser", default="rules", metavar="NAME", help="parser stage for the commands (default: rules)")
+    se.set_defaults(func=cmd_session)
 
     sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve the worldsim/generate-4d deployment",
                         description="Reuses a healthy Prefect server at the configured URL (127.0.0.1) or starts one with "

@@ -39,6 +39,15 @@ class RunState(BaseModel):
     reconstruction: Reconstruction | None = None
     stages: list[StageRecord] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    plan_given: bool = Field(default=False, description="the plan came with the run (a motion edit): parsers are skipped")
+    parent: str | None = None
+    lineage: list[str] = Field(default_factory=list)
+
+    @property
+    def steps(self) -> list[StepConfig]:
+        """The stages a generate run executes: the config's, less editors (they serve edits) and,
+        when the plan was given, parsers."""
+        return [s for s in self.config.stages if s.kind != "editor" and not (self.plan_given and s.kind == "parser")]
 
     @property
     def path(self) -> Path:
@@ -87,6 +96,9 @@ def start_run(
     seed: int | None = None,
     output_dir: str | Path = "outputs",
     overrides: list[str] | tuple[str, ...] = (),
+    plan: Plan | None = None,
+    parent: str | None = None,
+    lineage: list[str] | None = None,
 ) -> RunState:
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, overrides)
     seed = validate_seed(cfg.seed if seed is None else seed)
@@ -94,15 +106,16 @@ def start_run(
         raise InputError("the prompt is empty; describe a scene, e.g. 'A red ball rolls from left to right'")
     edits = list(edits or [])
     for step in cfg.stages:
-        if step.kind not in STAGE_CALLS:
-            raise ConfigError(f"config '{cfg.name}' lists a {step.kind} stage, but this worldsim runs only: {', '.join(STAGE_CALLS)}")
+        if step.kind not in STAGE_CALLS and step.kind != "editor":
+            raise ConfigError(f"config '{cfg.name}' lists a {step.kind} stage, but this worldsim runs only: {', '.join([*STAGE_CALLS, 'editor'])}")
         registry.get_stage_info(step.kind, step.name).cls.make_config(step.config)
     if edits and cfg.step("editor") is None:
         raise ConfigError(f"edits were given but config '{cfg.name}' has no editor stage; installed editors: {', '.join(registry.all_stages()['editor']) or 'none'}")
     run_id = artifacts.new_run_id(prompt, seed)
     folder = artifacts.RunFolder.create(output_dir, run_id)
     return RunState(run_id=run_id, root=str(folder.root), folder=str(folder.path), prompt=prompt.strip(),
-                    edits=edits, seed=seed, config=cfg)
+                    edits=edits, seed=seed, config=cfg, plan=plan, plan_given=plan is not None, parent=parent,
+                    lineage=list(lineage or []))
 
 
 def run_step(state: RunState, step: StepConfig) -> RunState:
@@ -123,6 +136,12 @@ def run_step(state: RunState, step: StepConfig) -> RunState:
 
 def finish_run(state: RunState) -> Path:
     """Write run.json (artifacts with sha256) and move the run folder into place."""
+    from worldsim import sessions
+
+    outputs = {k: v.model_dump(mode="json") for k, v in (("video", state.video), ("reconstruction", state.reconstruction)) if v is not None}
+    objects = sessions.registry_from_run(state.path, {"outputs": outputs})
+    if objects:
+        sessions.write_registry(state.path, objects, None)
     stage_of = lambda rel: rel.split("/", 1)[0] if "/" in rel else "run"
     records = [ArtifactRecord(path=p, sha256=h, bytes=n, stage=stage_of(p)) for p, h, n in artifacts.list_artifacts(state.path)]
     metrics = dict(state.metrics)
@@ -138,7 +157,9 @@ def finish_run(state: RunState) -> Path:
         stages=state.stages,
         metrics=metrics,
         artifacts=records,
-        outputs={k: v.model_dump(mode="json") for k, v in (("video", state.video), ("reconstruction", state.reconstruction)) if v is not None},
+        outputs=outputs,
+        parent=state.parent,
+        lineage=state.lineage,
     )
     artifacts.atomic_write_json(state.path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
     return artifacts.RunFolder(state.root, state.run_id).commit()
@@ -149,15 +170,22 @@ def abort_run(state: RunState) -> None:
 
 
 def run_pipeline(prompt: str, edits=None, config="default", seed=None, output_dir="outputs", overrides=(),
-                 on_step: Callable[[StepConfig], None] | None = None) -> Path:
-    """Plain-Python run of every stage; returns the final run folder. Nothing is left behind on failure."""
-    state = start_run(prompt, edits, config, seed, output_dir, overrides)
+                 on_step: Callable[[StepConfig], None] | None = None, plan: Plan | None = None,
+                 parent: str | None = None, lineage: list[str] | None = None, apply_edits: bool = True) -> Path:
+    """Plain-Python run of every stage; returns the final run folder (the last edit version when
+    `edits` are given and `apply_edits`). Nothing is left behind by a failed stage."""
+    state = start_run(prompt, edits, config, seed, output_dir, overrides, plan=plan, parent=parent, lineage=lineage)
     try:
-        for step in state.config.stages:
+        for step in state.steps:
             if on_step:
                 on_step(step)
             state = run_step(state, step)
-        return finish_run(state)
+        run_dir = finish_run(state)
     except BaseException:
         abort_run(state)
         raise
+    if apply_edits and state.edits:
+        from worldsim import sessions
+
+        run_dir = sessions.apply_edits(run_dir, state.edits, state.config.step("editor"))[-1]
+    return run_dir

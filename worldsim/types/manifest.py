@@ -38,4 +38,5 @@ class RunManifest(BaseModel):
     metrics: dict = Field(default_factory=dict)
     artifacts: list[ArtifactRecord] = Field(default_factory=list)
     outputs: dict = Field(default_factory=dict, description="typed stage results: paths relative to the run folder")
-    parent: str | None = Field(default=None, description="run folder this version was derived from")
+    parent: str | None = Field(default=None, description="run folder (sibling name) this version was derived from")
+    lineage: list[str] = Field(default_factory=list, description="run folders from the root generation to the parent")
