@@ -109,7 +109,7 @@ def start_run(
         if step.kind not in STAGE_CALLS and step.kind != "editor":
             raise ConfigError(f"config '{cfg.name}' lists a {step.kind} stage, but this worldsim runs only: {', '.join([*STAGE_CALLS, 'editor'])}")
         registry.get_stage_info(step.kind, step.name).cls.make_config(step.config)
-    if edits and cfg.step("editor") is None:
+    if edits and plan is None and cfg.step("editor") is None:
         raise ConfigError(f"edits were given but config '{cfg.name}' has no editor stage; installed editors: {', '.join(registry.all_stages()['editor']) or 'none'}")
     run_id = artifacts.new_run_id(prompt, seed)
     folder = artifacts.RunFolder.create(output_dir, run_id)

@@ -136,9 +136,9 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
     version = open_version(run_dir)
     plan = parse_edit(text, parser)
     target = resolve_target(version, plan.edit.target)
-    step = _editor_step(version, editor)
     if plan.edit.op == "move":
         return _regenerate(version, plan, target, text)
+    step = _editor_step(version, editor)
     info = registry.get_stage_info("editor", step.name)
     stage = info.cls(step.config)
     root_manifest = version.root_manifest

@@ -1,0 +1,233 @@
+"""`CommandPlan`, the tool the chat model fills in, and `to_plan`, its conversion into a validated `Plan`.
+
+The model's answer is data, never code. pydantic checks every field against closed vocabularies
+(modes, directions, speeds, edit ops, colour names) and bounds (counts 1..16, at most 8 objects,
+nouns of one lower-case word); `to_plan` then rebuilds a `Plan` from the checked values only:
+
+- nouns must occur in the command (as written, or its singular / plural), so a model cannot invent
+  objects or smuggle text into a target; 'them' / 'they' become 'it';
+- colours go through `worldsim.colors.canonical_color` ('grey' -> 'gray');
+- the edit is made consistent the way the `rules` parser shapes it: the target is the first object,
+  a recolour gives every listed object the new colour, a move fills `plan.motion` with the edit's
+  direction, other edits leave the motion still, fields that do not belong to the op are dropped;
+- scene words are kept only when every word occurs in the command (otherwise dropped).
+
+Nothing here imports LangChain: the schema is plain pydantic, so it can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worldsim.colors import ALIASES, COLORS, canonical_color
+from worldsim.objects import plural_of, singular
+from worldsim.types.plan import Direction, EditOp, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
+
+TOOL_NAME = "CommandPlan"
+COLOR_WORDS: tuple[str, ...] = tuple(COLORS) + tuple(ALIASES)
+ColorWord = Literal[COLOR_WORDS]  # type: ignore[valid-type]
+PRONOUNS = frozenset({"it", "them", "they", "itself", "themselves", "this", "that"})
+MAX_NOUN_CHARS = 24
+MAX_OBJECTS = 8
+MAX_SCENE_CHARS = 200
+_NOUN = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+class InvalidOutput(ValueError):
+    """The model's answer does not describe a valid plan for the command (the message is one line)."""
+
+
+def short(value: object, limit: int = 60) -> str:
+    """One-line, bounded text of a value for error messages (never the whole of a hostile string)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(exc: BaseException, limit: int = 240) -> str:
+    """The first problem of a validation error as `where=value: message`, on one bounded line."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "answer"
+        return short(f"{where}={short(repr(err.get('input')), 60)}: {err['msg']}", limit)
+    return short(f"{exc}" or type(exc).__name__, limit)
+
+
+def _lower(value):
+    return " ".join(value.split()).lower() if isinstance(value, str) else value
+
+
+def _direction(value):
+    return re.sub(r"[\s_]+", "-", value.strip().lower()) if isinstance(value, str) else value
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectOut(_Answer):
+    """One kind of object named in the command."""
+
+    name: str = Field(
+        max_length=MAX_NOUN_CHARS,
+        description="the object's noun as written in the command: one lower-case word, singular ('ball', 'bus')",
+    )
+    color: ColorWord | None = Field(default=None, description="its colour when the command names one, else null")
+    count: int = Field(default=1, ge=1, le=16, description="how many of them, 1 to 16")
+
+    lower_words = field_validator("name", "color", mode="before")(_lower)
+
+    @field_validator("name")
+    @classmethod
+    def _one_word(cls, name: str) -> str:
+        if not _NOUN.fullmatch(name):
+            raise ValueError("must be one lower-case word (letters, at most one hyphen)")
+        return name
+
+
+class MotionOut(_Answer):
+    """How the objects move (generate commands, and edits with op 'move')."""
+
+    direction: Direction = Field(default="none", description="heading in image space; 'none' when it stays in place")
+    speed: Speed = Field(default="normal")
+    spin: bool = Field(default=False, description="true when the object spins or rotates")
+
+    normalise_direction = field_validator("direction", mode="before")(_direction)
+    lower_words = field_validator("speed", mode="before")(_lower)
+
+
+class EditOut(_Answer):
+    """The change an edit command asks for."""
+
+    op: EditOp
+    target: str = Field(
+        max_length=MAX_NOUN_CHARS,
+        description="noun of the object to edit, one lower-case word from the command, or 'it' for it / them",
+    )
+    color: ColorWord | None = Field(default=None, description="the new colour (op 'recolor' only)")
+    direction: Direction | None = Field(default=None, description="the new heading (op 'move' only)")
+
+    lower_words = field_validator("op", "target", "color", mode="before")(_lower)
+    normalise_direction = field_validator("direction", mode="before")(_direction)
+
+    @field_validator("target")
+    @classmethod
+    def _one_word(cls, target: str) -> str:
+        if not _NOUN.fullmatch(target):
+            raise ValueError("must be one lower-case word (a noun from the command, or 'it')")
+        return target
+
+
+class CommandPlan(_Answer):
+    """Record the structured form of one command about a video scene.
+
+    mode GEN: the command describes a new scene (objects, motion). mode EDIT: it changes an existing
+    scene (edit op, target, colour or direction).
+    """
+
+    mode: Literal["GEN", "EDIT"] = Field(description="GEN for a new scene, EDIT for a change to an existing one")
+    objects: list[ObjectOut] = Field(default_factory=list, max_length=MAX_OBJECTS, description="the objects named, in order")
+    motion: MotionOut | None = Field(default=None, description="the motion (GEN, or EDIT with op 'move')")
+    edit: EditOut | None = Field(default=None, description="the edit (EDIT only; null for GEN)")
+    scene: str | None = Field(
+        default=None, max_length=MAX_SCENE_CHARS,
+        description="the command's words about the setting ('in a sunny park'), else null",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, mode):
+        if isinstance(mode, str):
+            mode = mode.strip().upper()
+            return {"GENERATE": "GEN", "GENERATION": "GEN", "EDITING": "EDIT"}.get(mode, mode)
+        return mode
+
+
+# --- conversion ------------------------------------------------------------------------------------
+def command_words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower().replace("\u2019", "'")))
+
+
+def _noun(name: str) -> str:
+    """'buses' -> 'bus' for known nouns; pronouns -> 'it'; other words unchanged."""
+    if name in PRONOUNS:
+        return "it"
+    return singular(name) or name
+
+
+def _occurs(noun: str, words: frozenset[str]) -> bool:
+    forms = {noun, plural_of(noun), noun + "s", noun + "es"}
+    return any(w in forms or singular(w) == noun for w in words) or any(
+        noun in w.split("-") for w in words if "-" in w
+    )
+
+
+def _grounded_noun(name: str, words: frozenset[str], where: str) -> str:
+    noun = _noun(name)
+    if noun != "it" and not _occurs(noun, words):
+        raise InvalidOutput(f"{where}={short(name, 30)!r} does not occur in the command; use a noun the command names")
+    return noun
+
+
+def _scene(scene: str | None, words: frozenset[str]) -> str | None:
+    if not scene:
+        return None
+    scene = " ".join(scene.split()).lower()
+    scene_words = _WORD.findall(scene)
+    if not scene_words or any(w not in words for w in scene_words) or not re.fullmatch(r"[a-z0-9 ,'-]+", scene):
+        return None  # not the command's own words: drop it rather than carry model text into captions
+    return scene
+
+
+def to_plan(answer: CommandPlan, text: str) -> Plan:
+    """The validated `Plan` for `text`; raises `InvalidOutput` (one line) when the answer does not fit."""
+    words = command_words(text)
+    objects: list[ObjectSpec] = []
+    for k, o in enumerate(answer.objects):
+        noun = _grounded_noun(o.name, words, f"objects.{k}.name")
+        if noun != "it":
+            objects.append(ObjectSpec(name=noun, color=canonical_color(o.color) if o.color else None, count=o.count))
+    motion = answer.motion or MotionOut()
+    scene = _scene(answer.scene, words)
+    try:
+        if answer.mode == "GEN":
+            if answer.edit is not None:
+                raise InvalidOutput("mode=GEN but an edit was given; a new scene has edit=null")
+            if not objects:
+                raise InvalidOutput("mode=GEN needs at least one object from the command")
+            return Plan(
+                mode="generate", text=text, objects=tuple(objects), scene=scene,
+                motion=MotionSpec(direction=motion.direction, speed=motion.speed, spin=motion.spin),
+            )
+        if answer.edit is None:
+            raise InvalidOutput("mode=EDIT needs an edit {op, target, color, direction}")
+        return _edit_plan(answer.edit, objects, motion, scene, text, words)
+    except ValidationError as exc:
+        raise InvalidOutput(describe(exc)) from None
+
+
+def _edit_plan(
+    edit: EditOut, objects: list[ObjectSpec], motion: MotionOut, scene: str | None, text: str, words: frozenset[str]
+) -> Plan:
+    target = _grounded_noun(edit.target, words, "edit.target")
+    if target != "it":  # the target leads the object list, as the rules parser lists it
+        first = next((o for o in objects if o.name == target), ObjectSpec(name=target))
+        objects = [first, *(o for o in objects if o is not first)]
+    if edit.op == "recolor":
+        color = canonical_color(edit.color) if edit.color else None
+        if color is None:
+            raise InvalidOutput("edit.op=recolor needs edit.color, one of the accepted colour names")
+        objects = [o.model_copy(update={"color": color}) for o in objects]
+        spec, still = EditSpec(op="recolor", target=target, color=color), MotionSpec()
+    elif edit.op == "move":
+        direction = edit.direction or (motion.direction if motion.direction != "none" else None)
+        if direction is None:
+            raise InvalidOutput("edit.op=move needs edit.direction (use 'none' for staying in place)")
+        spec = EditSpec(op="move", target=target, direction=direction)
+        still = MotionSpec(direction=direction, speed=motion.speed, spin=motion.spin)
+    else:
+        spec, still = EditSpec(op=edit.op, target=target), MotionSpec()
+    return Plan(mode="edit", text=text, objects=tuple(objects), motion=still, edit=spec, scene=scene)

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from worldsim import runner, sessions
+from worldsim.artifacts import list_artifacts
+from worldsim.config import load_config
+from worldsim.errors import InputError
+
+SMALL = ["generator.num_frames=4", "generator.width=48", "generator.height=48", "generator.write_ply=false",
+         "generator.gaussians_per_object=150", "generator.background_spacing=0.6", "reconstructor.train.iterations=20",
+         "reconstructor.pad=8", "reconstructor.eval_frames=2", "reconstructor.novel_yaws=[5]"]
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    run = runner.run_pipeline("A yellow bus moves from right to left", config=load_config("default", SMALL), seed=0, output_dir=out)
+    return run
+
+
+def test_generate_run_has_an_object_registry(scene):
+    version = sessions.open_version(scene)
+    assert [(o.id, o.name, o.color) for o in version.objects] == [(1, "bus", "yellow")]
+    assert version.objects[0].gaussians > 0
+    assert "objects.json" in {p for p, _, _ in list_artifacts(scene)}
+
+
+def test_absent_object_and_generate_command_are_refused(scene):
+    with pytest.raises(InputError, match="no 'car' in this scene; objects: bus"):
+        sessions.apply_edit(scene, "Make the car red")
+    with pytest.raises(InputError, match="is a generate command"):
+        sessions.apply_edit(scene, "A red ball rolls to the left")
+    with pytest.raises(InputError, match="unknown colour 'blurple'"):
+        sessions.apply_edit(scene, "Make the bus blurple")
+    assert sorted(p.name for p in scene.parent.iterdir()) == [scene.name]  # nothing written
+
+
+def test_motion_edit_regenerates_with_the_same_seed(scene):
+    before = {p: h for p, h, _ in list_artifacts(scene)}
+    new = sessions.apply_edit(scene, "Now make it drive to the right")
+    manifest = json.loads((new / "run.json").read_text())
+    assert manifest["parent"] == scene.name and manifest["lineage"] == [scene.name]
+    assert manifest["plan"]["motion"]["direction"] == "right" and manifest["seed"] == 0
+    assert manifest["edits"] == ["Now make it drive to the right"]
+    labels = json.loads((new / "generator" / "labels.json").read_text())
+    xs = [f["center"][0] for f in labels["objects"][0]["frames"]]
+    assert xs[-1] > xs[0]
+    assert {p: h for p, h, _ in list_artifacts(scene)} == before  # the parent is untouched
+
+
+def test_not_a_run_folder_or_corrupt_or_without_reconstruction(tmp_path):
+    with pytest.raises(InputError, match="not a run folder"):
+        sessions.open_version(tmp_path)
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(InputError, match="corrupt run.json"):
+        sessions.open_version(tmp_path)
+    plain = runner.run_pipeline("A red ball rolls to the left", config=load_config("generate-only", SMALL[:6]), seed=0,
+                                output_dir=tmp_path / "runs")
+    with pytest.raises(InputError, match="has no reconstruction"):
+        sessions.apply_edit(plain, "Make the ball blue")
