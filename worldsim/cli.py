@@ -27,9 +27,15 @@ def _seed(text: str) -> int:
 
 
 def cmd_parse(args) -> int:
+    from worldsim.config import load_config
     from worldsim.registry import get_stage
 
-    plan = get_stage("parser", args.parser).run(args.text)
+    if args.config:
+        step = load_config(args.config).step("parser")
+        stage = get_stage("parser", step.name, step.config)
+    else:
+        stage = get_stage("parser", args.parser)
+    plan = stage.run(args.text)
     if args.json:
         print(json.dumps(plan.contract()))
     else:
@@ -201,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("text", metavar="TEXT", help="the command, e.g. \"Make the ball blue\"")
     pa.add_argument("--json", action="store_true", help="print the stable one-line JSON contract")
     pa.add_argument("--parser", default="rules", metavar="NAME", help="parser stage to use (default: rules)")
+    pa.add_argument("--config", metavar="NAME", help="use the parser (and its settings) of this preset, e.g. one naming a langchain model")
     pa.set_defaults(func=cmd_parse)
 
     pl = sub.add_parser("plugins", help="list loaded plugins, their versions and stages")

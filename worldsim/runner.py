@@ -61,7 +61,9 @@ def validate_seed(seed: Any) -> int:
 
 
 def _call_parser(stage, state: RunState) -> dict:
-    return {"plan": stage.run(state.prompt)}
+    plan = stage.run(state.prompt)
+    provenance = getattr(stage, "last_provenance", None)  # e.g. the langchain parser: model, attempts, fallback
+    return {"plan": plan, "metrics": {**state.metrics, "parser": provenance}} if provenance else {"plan": plan}
 
 
 def _call_generator(stage, state: RunState) -> dict:

@@ -53,7 +53,8 @@ def describe(exc: BaseException, limit: int = 240) -> str:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "answer"
         return short(f"{where}={short(repr(err.get('input')), 60)}: {err['msg']}", limit)
-    return short(f"{exc}" or type(exc).__name__, limit)
+    text = " ".join(str(exc).split()).split(" For troubleshooting, visit:")[0]  # langchain's trailing docs link
+    return short(text or type(exc).__name__, limit)
 
 
 def _lower(value):

@@ -1,0 +1,182 @@
+"""The `langchain` parser: any LangChain chat model with tool calling -> the same `Plan` as `rules`.
+
+One call per attempt: the system prompt (`prompt.py`) and the command go to the model bound to the
+`CommandPlan` tool with `with_structured_output(..., method="function_calling")`. The answer is
+validated (`schema.to_plan`), never evaluated. An invalid answer (schema error, unknown colour or
+direction, a noun not in the command, no tool call) is retried `max_retries` times with the
+validation message as feedback; then, with `fallback: rules`, the `rules` parser parses the command,
+otherwise `ParseError` says why in one line. A failed model call (network, auth, rate limit) is not
+retried here (the client has its own `max_retries`); it falls back the same way, or raises
+`StageFailedError` with the original error as its cause.
+
+`stage.last_provenance` records how the last plan was made, for run.json:
+`{"parser": "langchain", "model", "endpoint", "attempts", "fallback": "rules" | None, "error"}`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from worldsim.errors import ParseError, StageFailedError
+from worldsim.registry import Stage, StageConfig
+from worldsim.types.plan import Plan
+
+from .models import build_chat_model, describe_model, public_url
+from .prompt import retry_message, system_prompt
+from .schema import TOOL_NAME, CommandPlan, InvalidOutput, describe, short, to_plan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_core.language_models import BaseChatModel
+
+EXAMPLES = "a generate command like 'A red ball rolls from left to right' or an edit like 'make the ball blue'"
+
+
+class LangChainParserConfig(StageConfig):
+    """Which chat model to ask, and what to do when its answers do not validate."""
+
+    provider: Literal["ollama", "openai"] | None = Field(
+        default=None, description="'ollama' for ChatOllama (native API), 'openai' for ChatOpenAI; default: from model / base_url")
+    base_url: str | None = Field(
+        default=None, description="an OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama /v1), or Ollama's URL with provider=ollama")
+    model: str | None = Field(
+        default=None, validate_default=True,
+        description="'provider:name' for init_chat_model ('openai:gpt-4o-mini', 'ollama:llama3.1'), or the model name served at base_url")
+    api_key_env: str | None = Field(default=None, description="name of the environment variable holding the API key")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="sampling temperature (0: most repeatable)")
+    timeout_s: float = Field(default=30.0, gt=0.0, le=600.0, description="per-request timeout in seconds")
+    max_retries: int = Field(default=1, ge=0, le=3, description="re-asks after an invalid answer (also the client's retries on transient errors)")
+    fallback: Literal["rules"] | None = Field(default="rules", description="parser to use after the retries fail; null: raise ParseError")
+    max_chars: int = Field(default=500, ge=1, description="longest command accepted, in characters")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError("must be an http(s):// URL, e.g. http://localhost:8000/v1")
+        return url
+
+    @field_validator("model")
+    @classmethod
+    def _model_for_endpoint(cls, model: str | None, info) -> str | None:
+        if model is not None and not model.strip():
+            model = None
+        if model is None and (info.data.get("base_url") or info.data.get("provider")):
+            where = f"base_url={info.data['base_url']!r}" if info.data.get("base_url") else f"provider={info.data['provider']!r}"
+            raise ValueError(f"{where} needs model, the name of the model to ask (e.g. 'llama3.1')")
+        return model
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError("must be the name of an environment variable (e.g. OPENAI_API_KEY), not the key itself")
+        return name
+
+
+def check_command(text: object, max_chars: int) -> str:
+    """The stripped command; ParseError (worded like the rules parser's) for non-text, empty or over-long."""
+    if not isinstance(text, str):
+        raise ParseError(f"command must be text, got {type(text).__name__}; accepted: {EXAMPLES}")
+    text = text.strip()
+    if not text:
+        raise ParseError(f"empty command ''; accepted: {EXAMPLES}")
+    if len(text) > max_chars:
+        raise ParseError(f"command '{short(text, 40)}' is {len(text)} characters long; the limit is max_chars={max_chars}")
+    return text
+
+
+class LangChainParser(Stage):
+    """A LangChain chat model fills the `CommandPlan` tool; the answer is validated into a `Plan`."""
+
+    kind = "parser"
+    name = "langchain"
+    description = "LLM command parser (any LangChain chat model with tool calling) -> validated Plan; falls back to rules."
+    Config = LangChainParserConfig
+
+    def __init__(self, config: StageConfig | dict | None = None, *, chat_model: "BaseChatModel | None" = None):
+        super().__init__(config)
+        self._chat_model = chat_model
+        self._structured = None
+        self.last_provenance: dict[str, Any] | None = None
+
+    def with_model(self, chat_model: "BaseChatModel") -> "LangChainParser":
+        """Use this chat model (tests, notebooks) instead of building one from the config."""
+        self._chat_model, self._structured = chat_model, None
+        return self
+
+    @property
+    def model_label(self) -> str:
+        if self._chat_model is not None and not self.config.model:
+            m = self._chat_model
+            return str(getattr(m, "model_name", None) or getattr(m, "model", None) or type(m).__name__)
+        return describe_model(self.config)
+
+    def structured_model(self):
+        """The chat model bound to the `CommandPlan` tool (built on first use)."""
+        if self._structured is None:
+            if self._chat_model is None:
+                self._chat_model = build_chat_model(self.config)
+            self._structured = self._chat_model.with_structured_output(
+                CommandPlan, method="function_calling", include_raw=True
+            )
+        return self._structured
+
+    def run(self, text: str) -> Plan:
+        text = check_command(text, self.config.max_chars)
+        cfg = self.config
+        prov: dict[str, Any] = {"parser": self.name, "model": self.model_label, "endpoint": public_url(cfg.base_url),
+                                "attempts": 0, "fallback": None, "error": None}
+        self.last_provenance = prov
+        structured = self.structured_model()  # ConfigError / MissingDependencyError: never a silent fallback
+
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        base = [SystemMessage(content=system_prompt()), HumanMessage(content=text)]
+        messages, error, call_failed = base, "", None
+        for attempt in range(1, cfg.max_retries + 2):
+            prov["attempts"] = attempt
+            try:
+                result = structured.invoke(messages)
+            except Exception as exc:  # the call itself failed: network, auth, rate limit, server error
+                error, call_failed = f"model call failed: {type(exc).__name__}: {short(exc, 160)}", exc
+                break
+            try:
+                plan = self._validate(result, text)
+            except InvalidOutput as exc:
+                error = str(exc)
+                messages = [*base, HumanMessage(content=retry_message(error))]
+                continue
+            return plan
+        prov["error"] = error
+        if cfg.fallback is None:
+            if call_failed is not None:
+                raise StageFailedError(f"parser 'langchain': {error}") from call_failed
+            raise ParseError(
+                f"the langchain parser's model '{prov['model']}' gave no valid plan for '{short(text, 40)}' "
+                f"in {prov['attempts']} attempts: {error}"
+            )
+        prov["fallback"] = cfg.fallback
+        return self._fall_back(text, error)
+
+    def _validate(self, result: Any, text: str) -> Plan:
+        if not isinstance(result, dict):  # include_raw=True gives {"raw", "parsed", "parsing_error"}
+            raise InvalidOutput(f"unexpected structured output {type(result).__name__}")
+        if result.get("parsing_error") is not None:
+            raise InvalidOutput(describe(result["parsing_error"]))
+        parsed = result.get("parsed")
+        if parsed is None:
+            raise InvalidOutput(f"the answer did not call the tool {TOOL_NAME}")
+        if not isinstance(parsed, CommandPlan):
+            raise InvalidOutput(f"the answer was a {type(parsed).__name__}, not {TOOL_NAME} arguments")
+        return to_plan(parsed, text)
+
+    def _fall_back(self, text: str, error: str) -> Plan:
+        from plugins.rules_parser import RulesParser
+
+        try:
+            return RulesParser({"max_chars": self.config.max_chars}).run(text)
+        except ParseError as exc:
+            raise ParseError(f"{exc} (the langchain model's answer was rejected too: {short(error, 120)})") from None
