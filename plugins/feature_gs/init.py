@@ -59,6 +59,20 @@ def _extrapolate_inverse_depth(inv: np.ndarray, pad: int, fit: int = 6) -> np.nd
     return out
 
 
+def _fill_holes(rgb: np.ndarray, inv: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill invalid pixels of [H,W,3] colour and [H,W] inverse depth with the mean of valid neighbours, growing inwards."""
+    x = torch.as_tensor(np.concatenate([rgb, inv[..., None]], axis=-1)).permute(2, 0, 1)[None].double()  # [1,4,H,W]
+    m = torch.as_tensor(valid, dtype=torch.float64)[None, None]
+    while bool((m == 0).any()):
+        num = F.avg_pool2d(x * m, 3, stride=1, padding=1, count_include_pad=False)
+        den = F.avg_pool2d(m, 3, stride=1, padding=1, count_include_pad=False)
+        grow = (den > 0) & (m == 0)
+        x = torch.where(grow, num / den.clamp_min(1e-12), x)
+        m = torch.where(grow, torch.ones_like(m), m)
+    out = x[0].permute(1, 2, 0).numpy()
+    return out[..., :3].astype(rgb.dtype), out[..., 3].astype(inv.dtype)
+
+
 def _pad_static(rgb: np.ndarray, inv: np.ndarray, pad: int, min_inv: float) -> tuple[np.ndarray, np.ndarray]:
     """Extend colour (edge replicate) and inverse depth (planar extrapolation) by `pad` on every side."""
     inv = _extrapolate_inverse_depth(inv, pad)
@@ -97,11 +111,13 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
     min_inv = 1.0 / (float(depth[depth > 0].max()) * 1.5) if bool((depth > 0).any()) else 1e-3
     inv_p = np.where(valid_p, inv_p, 0.0)
     pad_p = max(pad // stride, 0)
-    if pad_p > 0 and valid_p.all():
+    if pad_p > 0 and valid_p.any():
+        # Pixels an object covers in every frame are unknown: fill them from their neighbours so the
+        # border extension has a complete layer (they stay behind the object in the input view).
+        rgb_p, inv_p = _fill_holes(rgb_p, inv_p, valid_p)
         rgb_p, inv_p = _pad_static(rgb_p, inv_p, pad_p, min_inv)
         valid_p = np.ones(inv_p.shape, bool)
-    elif pad_p > 0:
-        log.info("static layer has holes (pixels always covered by objects); border extension skipped")
+    else:
         pad_p = 0
     hp, wp = inv_p.shape
     ring = np.ones((hp, wp), bool)  # the extension beyond the image is sampled at half density

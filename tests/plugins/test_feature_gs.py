@@ -147,3 +147,18 @@ def test_same_seed_gives_identical_reconstruction_artifacts(tmp_path):
     hashes = [{a["path"]: a["sha256"] for a in json.loads((r / "run.json").read_text())["artifacts"]} for r in runs]
     assert hashes[0] == hashes[1]
     assert any(p.startswith("reconstruction/ply/") for p in hashes[0])
+
+
+def test_holes_behind_static_objects_are_filled_before_extension():
+    from plugins.feature_gs.init import _fill_holes
+
+    rgb = np.zeros((5, 5, 3))
+    rgb[..., 0] = 1.0
+    inv = np.full((5, 5), 0.25)
+    valid = np.ones((5, 5), bool)
+    valid[1:4, 1:4] = False
+    rgb[1:4, 1:4] = 0.0
+    inv[1:4, 1:4] = 99.0
+    out_rgb, out_inv = _fill_holes(rgb, inv, valid)
+    np.testing.assert_allclose(out_rgb[..., 0], 1.0)
+    np.testing.assert_allclose(out_inv, 0.25)
