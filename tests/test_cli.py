@@ -65,7 +65,7 @@ def test_quick_ball_moves_right_faster_than_slow(capsys, tmp_path):
         (["generate", "Make the ball blue"], "is an edit command"),
         (["generate", PROMPT, "--config", "nope"], "unknown config 'nope'"),
         (["generate", PROMPT, "--set", "generator.width=33"], "width"),
-        (["generate", PROMPT, "--edit", "Make the ball blue"], "no editor stage"),
+        (["generate", PROMPT, "--config", "generate-only", "--edit", "Make the ball blue"], "no editor stage"),
         (["parse", "x" * 10_000], "10000 characters"),
     ],
 )

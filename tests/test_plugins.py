@@ -48,7 +48,7 @@ def test_blocked_plugin_disappears(tmp_path, monkeypatch):
     with install_plugin(tmp_path, "worldsim-shout", "ws_shout", THROWAWAY, entry_point="shout"):
         monkeypatch.setenv("WORLDSIM_DISABLE_PLUGINS", "shout")
         plugins.reset()
-        with pytest.raises(UnknownStageError, match="unknown parser 'shout'; available: rules"):
+        with pytest.raises(UnknownStageError, match="unknown parser 'shout'; available: langchain, rules"):
             registry.get_stage_info("parser", "shout")
         assert "shout" not in plugins.plugin_versions()
 

@@ -8,7 +8,7 @@ from worldsim.config import load_config
 from worldsim.errors import InputError
 
 SMALL = ["generator.num_frames=4", "generator.width=48", "generator.height=48", "generator.write_ply=false",
-         "generator.gaussians_per_object=150", "generator.background_spacing=0.6", "reconstructor.train.iterations=20",
+         "generator.gaussians_per_object=150", "generator.background_spacing=0.6", "reconstructor.train.iterations=60",
          "reconstructor.pad=8", "reconstructor.eval_frames=2", "reconstructor.novel_yaws=[5]"]
 
 
@@ -59,3 +59,22 @@ def test_not_a_run_folder_or_corrupt_or_without_reconstruction(tmp_path):
                                 output_dir=tmp_path / "runs")
     with pytest.raises(InputError, match="has no reconstruction"):
         sessions.apply_edit(plain, "Make the ball blue")
+
+
+def test_recolor_then_remove_it_makes_linked_versions(scene, capsys):
+    from worldsim.cli import main
+
+    before = {p: h for p, h, _ in list_artifacts(scene)}
+    assert main(["edit", str(scene), "Make the bus red", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    v1 = sessions.open_version(first["run_dir"])
+    assert v1.manifest["parent"] == scene.name and v1.manifest["metrics"]["edit"]["op"] == "recolor"
+    assert v1.objects[0].color == "red" and v1.last_referenced == "bus"
+    assert v1.manifest["metrics"]["edit"]["mask_iou"] > 0.5
+    v2_path = sessions.apply_edit(v1.path, "Delete it")
+    v2 = sessions.open_version(v2_path)
+    assert v2.objects[0].removed and v2.manifest["lineage"] == [scene.name, v1.path.name]
+    assert v2.root == scene.resolve()
+    with pytest.raises(InputError, match="no 'bus' in this scene; objects: none"):
+        sessions.apply_edit(v2_path, "Make the bus blue")
+    assert {p: h for p, h, _ in list_artifacts(scene)} == before

@@ -106,7 +106,8 @@ def resolve_target(version: Version, target: str) -> SceneObject:
     present = [o for o in version.objects if not o.removed]
     names = ", ".join(sorted({o.name for o in present})) or "none"
     if target in PRONOUNS:
-        pick = version.last_referenced or (present[0].name if len(present) == 1 else None)
+        last = version.last_referenced if any(o.name == version.last_referenced for o in present) else None
+        pick = last or (present[0].name if len(present) == 1 else None)
         if pick is None:
             raise InputError(f"'{target}' is ambiguous here; name the object (objects: {names})")
         target = pick

@@ -10,7 +10,7 @@ Metrics (all from the input camera, every frame, background as configured):
   `revealed_alpha` (mean after-alpha over the target's pixels: 1 = no hole);
 - remove with the generator's scene (`source.gt_scene`): `psnr_removed_vs_gt`, the after render vs the
   ground-truth scene rendered without the target's Gaussians (GaussianScene.instance in the target's
-  ids), mean of per-frame PSNR; `psnr_removed_vs_gt_revealed` the same over the target's mask pixels
+  ids, and in the ids of objects earlier edits removed), mean of per-frame PSNR; `psnr_removed_vs_gt_revealed` the same over the target's mask pixels
   only (pooled); `psnr_before_vs_gt`, the unedited reconstruction vs the full ground truth, for scale.
 """
 
@@ -112,9 +112,11 @@ def edit_metrics(op: str, source: EditSource, targets: Sequence[SceneObject], ca
         full = GaussianScene.load(source.gt_scene)
         if full.num_frames < T:
             raise InputError(f"the ground-truth scene '{source.gt_scene}' has {full.num_frames} frames, the edited one {T}")
-        without = keep(full, ~torch.isin(full.instance, ids))
+        gone = torch.tensor([o.id for o in source.objects if o.removed], dtype=torch.long)  # removed by earlier edits
+        present = keep(full, ~torch.isin(full.instance, gone))
+        without = keep(full, ~torch.isin(full.instance, torch.cat([ids, gone])))
         ref = render_frames(without, camera, range(T), background, backend)
-        ref_full = render_frames(full, camera, range(T), background, backend)
+        ref_full = render_frames(present, camera, range(T), background, backend)
         m["psnr_removed_vs_gt"] = _mean([psnr(a, b) for a, b in zip(after["rgb"], ref["rgb"])])
         m["psnr_before_vs_gt"] = _mean([psnr(a, b) for a, b in zip(before["rgb"], ref_full["rgb"])])
         if gt is not None and bool(gt.any()):

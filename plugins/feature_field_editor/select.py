@@ -22,7 +22,11 @@ S = {j : p(τ|j) >= thr} from the input camera over the frames:
     coverage    rendered selection area / decoded area, capped at 1;
     score       w_agreement * agreement + w_compactness * compactness + w_coverage * coverage.
 
-The best score wins (the first, i.e. highest, threshold on ties). The candidates' selection channels
+The best score wins (the first, i.e. highest, threshold on ties). Then, optionally, `grow_by_motion`
+adds the few Gaussians that move with the selection but whose features never learned the label
+(typically densified late or always occluded, so their p stays low): those whose dominant motion
+basis is almost entirely selected (>= `min_share` of that basis's Gaussians) and that lie within the
+compactness radius of the selection. The static basis never qualifies, so background is never grown into. The candidates' selection channels
 are composited like colour, so all of them (plus the p channel) are rendered in one pass per frame:
 exactly what rendering each candidate in turn gives, without T x C renders.
 """
@@ -207,3 +211,28 @@ def threshold_search(scene: GaussianScene, camera: Camera, p_target: torch.Tenso
         selection_masks=selected[best].clone(), decoded_masks=decoded,
         before={"rgb": torch.stack(rgb), "alpha": torch.stack(alpha), "depth": torch.stack(depth), "objects": torch.stack(obj)},
     )
+
+
+def grow_by_motion(scene: GaussianScene, selection: torch.Tensor, min_share: float, radius_factor: float) -> torch.Tensor:
+    """selection [N] bool -> selection plus the Gaussians that move with it (module docstring)."""
+    if not bool(selection.any()) or scene.weights.shape[1] == 0:
+        return selection
+    dominant = scene.weights.argmax(dim=1)  # [N]
+    B = scene.weights.shape[1]
+    total = torch.bincount(dominant, minlength=B)  # [B]
+    inside = torch.bincount(dominant[selection], minlength=B)  # [B]
+    own = (total > 0) & (inside.double() >= min_share * total.double())  # [B] bases that belong to the selection
+    pts = scene.means[selection].float()
+    centre = pts.median(dim=0).values
+    radius = radius_factor * (pts - centre).norm(dim=1).median() + 1e-9
+    near = (scene.means.float() - centre).norm(dim=1) <= radius  # [N]
+    return selection | (own[dominant] & near)
+
+
+@torch.no_grad()
+def render_selection(scene: GaussianScene, camera: Camera, selection: torch.Tensor, mask_threshold: float = 0.5,
+                     background=(0.0, 0.0, 0.0), backend: str = "auto") -> torch.Tensor:
+    """The selection rendered from `camera` over every frame: [T,H,W] bool (selection channel > mask_threshold)."""
+    extra = selection.float()[:, None]  # [N,1]
+    return torch.stack([render_scene(scene, camera, t, extra=extra, background=background, backend=backend)["extra"][..., 0]
+                        > mask_threshold for t in range(scene.num_frames)])

@@ -3,7 +3,8 @@ extract or remove them.
 
 `FeatureFieldEditor().run(edit, source, out_dir)` reads the scene and decoders `source` names, selects
 the Gaussians of `edit.target` (plugins/feature_field_editor/select.py: p(target | Gaussian) against
-the other objects and background terms, then the deterministic threshold search), applies the edit to
+the other objects and background terms, the deterministic threshold search, then the few Gaussians
+that move with the selection but never learned its label), applies the edit to
 the canonical Gaussians (so every frame and every view gets the same edit), and writes into `out_dir`,
 each file atomically:
 
@@ -48,6 +49,8 @@ class FeatureFieldEditorConfig(StageConfig):
     weight_compactness: float = Field(0.2, ge=0, description="score weight: share of selected Gaussians near the selection's median")
     weight_coverage: float = Field(0.2, ge=0, description="score weight: rendered selection area / decoded area, capped at 1")
     radius_factor: float = Field(2.5, gt=0, description="compactness radius in multiples of the median distance to the median")
+    grow_by_motion: bool = Field(True, description="add unselected Gaussians that move with the selection (their motion basis is almost all selected) within its radius")
+    grow_min_share: float = Field(0.9, gt=0.5, le=1, description="share of a motion basis's Gaussians that must be selected for the basis to count as the selection's")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="a rendered selection / p channel above this is 'in the mask'")
     novel_yaw: float = Field(10.0, ge=-90, le=90, description="degrees about the scene centre for the novel-view renders")
     orbit_yaws: tuple[float, float] = Field((-15.0, 15.0), description="yaw sweep of the edited scene's render_novel.mp4")
@@ -72,12 +75,12 @@ class FeatureFieldEditor(Stage):
     Config = FeatureFieldEditorConfig
 
     def run(self, edit: EditSpec, source: EditSource, out_dir: Path) -> EditResult:
-        import numpy as np
         import torch
 
         from plugins.feature_field_editor import ops, outputs
         from plugins.feature_field_editor.select import (
-            build_queries, query_probabilities, resolve_target, threshold_candidates, threshold_search,
+            build_queries, grow_by_motion, query_probabilities, render_selection, resolve_target, threshold_candidates,
+            threshold_search,
         )
         from plugins.feature_gs.decoders import DecoderSet
         from plugins.feature_gs.evaluate import scene_target
@@ -137,6 +140,14 @@ class FeatureFieldEditor(Stage):
             mask_threshold=cfg.mask_threshold, background=cfg.background, backend=cfg.backend, target_label=edit.target,
         )
         selection = search.selection  # [N] bool
+        grown = 0
+        if cfg.grow_by_motion:
+            final = grow_by_motion(scene, selection, cfg.grow_min_share, cfg.radius_factor)
+            grown = int(final.sum()) - int(selection.sum())
+            if grown:
+                selection = final
+                search.selection = final
+                search.selection_masks = render_selection(scene, camera, final, cfg.mask_threshold, cfg.background, cfg.backend)
 
         # Edit (per Gaussian, so consistent over frames and views).
         if edit.op == "recolor":
@@ -164,7 +175,7 @@ class FeatureFieldEditor(Stage):
             "op": edit.op, "target": edit.target, "target_ids": [o.id for o in targets],
             "color": canonical_color(edit.color) if rgb is not None else None,
             "teacher": source.teacher, "queries": [q.label for q in queries], "temperature": cfg.temperature,
-            "threshold": search.threshold, "selected_gaussians": int(selection.sum()),
+            "threshold": search.threshold, "selected_gaussians": int(selection.sum()), "grown_by_motion": grown,
             "gaussians_before": len(scene), "gaussians_after": len(edited),
             "p_target_max": round(float(p_target.max()), 6),
             "candidates": {f"{c.threshold:g}": (None if c.score is None else round(c.score, 6)) for c in search.candidates},

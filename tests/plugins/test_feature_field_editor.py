@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.feature_field_editor.select import build_queries, threshold_candidates
+from plugins.feature_field_editor.select import build_queries, grow_by_motion, threshold_candidates
 from plugins.feature_field_editor.source import source_from_run
 from plugins.feature_field_editor.stage import FeatureFieldEditor
 from worldsim.artifacts import sha256_file
@@ -82,6 +82,17 @@ def test_queries_put_the_target_first_then_objects_then_background():
     assert threshold_candidates(0.9, 0.1, 0.3, 8) == [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
     assert threshold_candidates(0.9, 0.1, 0.3, 3) == [0.9, 0.8, 0.7]
     assert threshold_candidates(0.9, 0.1, 0.5, 8, explicit=[0.2, 0.95, 0.6]) == [0.95, 0.6]
+
+
+def test_grow_by_motion_adds_what_moves_with_the_selection_never_background(source):
+    scene = GaussianScene.load(source.scene)
+    ball = scene.instance == object_id(source, "ball")  # the reconstructor's own ids: dominant motion basis
+    partial = ball.clone()
+    partial[torch.nonzero(ball).flatten()[:2]] = False
+    assert torch.equal(grow_by_motion(scene, partial, 0.9, 2.5), ball)
+    few_background = torch.zeros(len(scene), dtype=torch.bool)
+    few_background[torch.nonzero(scene.instance == 0).flatten()[:20]] = True
+    assert torch.equal(grow_by_motion(scene, few_background, 0.9, 2.5), few_background)
 
 
 def test_recolor_turns_the_ball_yellow_and_leaves_the_rest(edited, source, gt_masks, run_dir):
