@@ -23,7 +23,7 @@ def test_overrides_set_stage_settings_and_seed():
     [
         ("nope", [], "unknown config 'nope'; available presets: default"),
         ("default", ["generator.num_frames"], "is not KEY=VALUE"),
-        ("default", ["editor.threshold=1"], "names stage kind 'editor', which this preset lacks"),
+        ("generate-only", ["editor.threshold=1"], "names stage kind 'editor', which this preset lacks"),
         ("default", ["stages=1"], "is not a preset field"),
         ("default", ["seed=abc"], "seed"),
     ],
