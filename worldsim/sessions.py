@@ -139,6 +139,10 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
     target = resolve_target(version, plan.edit.target)
     if plan.edit.op == "move":
         return _regenerate(version, plan, target, text)
+    # "Make the fish and the seaweed black": every named object, one after the other, in one version.
+    targets = [target] + [resolve_target(version, o.name) for o in plan.objects if o.name not in (target.name, *PRONOUNS)]
+    if plan.edit.op == "extract" and len(targets) > 1:
+        raise InputError(f"extract keeps one object; '{text[:60]}' names {len(targets)} ({', '.join(t.name for t in targets)})")
     step = _editor_step(version, editor)
     info = registry.get_stage_info("editor", step.name)
     stage = info.cls(step.config)
@@ -148,30 +152,37 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
     labels = json.loads((version.root / video["labels"]).read_text()) if video.get("labels") else {}
     if "camera" not in labels:
         raise InputError(f"run folder '{version.root.name}' has no camera in its labels; this editor needs one")
-    source = EditSource(
-        scene=str(version.scene), decoders=str(version.root / rec["decoders"]), teacher=(rec.get("teachers") or ["label-text"])[0],
-        camera=labels["camera"], fps=video["fps"], objects=version.objects,
-        gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
-        gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
-    )
-    edit = plan.edit.model_copy(update={"target": target.name})
     folder = artifacts.RunFolder.create(version.path.parent, artifacts.new_run_id(text, version.manifest["seed"]))
     try:
         import time
 
         out_dir = folder.stage_dir("edit")
         t0 = time.perf_counter()
-        try:
-            result = stage.run(edit, source, out_dir)
-        except WorldsimError:
-            raise
-        except Exception as exc:
-            raise StageFailedError(f"editor '{step.name}' failed: {type(exc).__name__}: {exc}") from exc
+        scene, objects, results = version.scene, version.objects, []
+        for obj in targets:
+            source = EditSource(
+                scene=str(scene), decoders=str(version.root / rec["decoders"]), teacher=(rec.get("teachers") or ["label-text"])[0],
+                camera=labels["camera"], fps=video["fps"], objects=objects,
+                gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
+                gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
+            )
+            edit = plan.edit.model_copy(update={"target": obj.name})
+            try:
+                result = stage.run(edit, source, out_dir)
+            except WorldsimError:
+                raise
+            except Exception as exc:
+                raise StageFailedError(f"editor '{step.name}' failed: {type(exc).__name__}: {exc}") from exc
+            results.append(result)
+            objects = _updated_registry(objects, edit, obj)
+            scene = folder.path / result.scene
         wall = time.perf_counter() - t0
-        objects = _updated_registry(version.objects, edit, target)
         write_registry(folder.path, objects, target.name)
+        metrics = dict(results[0].metrics)
+        if len(results) > 1:
+            metrics["per_target"] = [r.metrics for r in results]
         _write_manifest(folder.path, version, text, plan, [StageRecord(kind="editor", name=step.name, plugin=info.plugin, wall_s=round(wall, 4))],
-                        {"edit": result.metrics}, {"edit": result.model_dump(mode="json"), "edit_root": version.root.name})
+                        {"edit": metrics}, {"edit": results[-1].model_dump(mode="json"), "edit_root": version.root.name})
         return folder.commit()
     except BaseException:
         folder.discard()

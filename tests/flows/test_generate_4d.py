@@ -126,16 +126,16 @@ def _entries(folder: Path) -> list[str]:
 # --- (a), (b): the flow in-process ------------------------------------------------------------------
 
 
-def _tiny_config(tmp_path: Path) -> str:
+def _tiny_config(tmp_path: Path, iterations: int = 10) -> str:
     """The default preset with the tiny generator settings plugin tests use (4 frames, 32x32, no PLY)
     and a short reconstruction."""
     from worldsim.config import load_config
     from worldsim.testing import TINY_GENERATOR
 
     cfg = load_config("default").model_dump()
-    next(s for s in cfg["stages"] if s["kind"] == "generator")["config"].update(TINY_GENERATOR)
+    next(s for s in cfg["stages"] if s["kind"] == "generator")["config"].update({**TINY_GENERATOR, "width": 48, "height": 48})
     next(s for s in cfg["stages"] if s["kind"] == "reconstructor")["config"].update(
-        {"train": {"iterations": 10}, "pad": 8, "eval_frames": 2, "novel_yaws": [5]})
+        {"train": {"iterations": iterations}, "pad": 8, "eval_frames": 2, "novel_yaws": [5]})
     path = tmp_path / "tiny.yaml"
     path.write_text(json.dumps(cfg))
     return str(path)
@@ -373,3 +373,17 @@ def test_ensure_server_names_the_log_when_start_fails(tmp_path, restore_environ)
     assert str(tmp_path / "home" / "server.log") in str(info.value)
     assert (tmp_path / "home" / "server.log").is_file()
     assert isinstance(info.value, WorldsimError) and info.value.exit_code == 1
+
+
+@pytest.mark.slow
+def test_flow_applies_edits_as_linked_versions(prefect_server, tmp_path):
+    from flows.generate_4d import generate_4d
+
+    out = tmp_path / "outputs"
+    result = generate_4d(prompt=PROMPT, edits=["Make the ball blue", "Delete it"], config=_tiny_config(tmp_path, 60),
+                         output_dir=str(out), seed=0)
+    last = json.loads((Path(result) / "run.json").read_text())
+    assert last["edits"] == ["Delete it"] and last["metrics"]["edit"]["op"] == "remove"
+    root, first = last["lineage"]
+    assert json.loads((out / first / "run.json").read_text())["parent"] == root
+    assert sorted(_entries(out)) == sorted([root, first, Path(result).name])
