@@ -23,13 +23,13 @@ session layer: new trajectory, same seed, new reconstruction).
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
 from worldsim.errors import InputError
+from worldsim.artifacts import json_safe
 from worldsim.registry import Stage, StageConfig
 from worldsim.types import EditResult, EditSource, EditSpec
 
@@ -207,7 +207,7 @@ class FeatureFieldEditor(Stage):
         renders["render_input"] = paths["render_input"]
         renders["render_novel"] = paths["render_novel"]
         return EditResult(op=edit.op, target=edit.target, scene=paths["scene"], ply_dir=paths["ply_dir"],
-                          renders=renders, selected=rel("selected.safetensors"), metrics=_json_safe(metrics),
+                          renders=renders, selected=rel("selected.safetensors"), metrics=json_safe(metrics),
                           editor=self.name)
 
 
@@ -224,15 +224,3 @@ def _text_encoder(teacher: str):
         raise InputError(f"teacher '{teacher}' cannot embed text queries (no encode_text); the feature-field editor "
                          f"needs a text-aligned feature teacher such as label-text or transformers-clip")
     return stage.encode_text
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if hasattr(obj, "item"):
-        return _json_safe(obj.item())
-    return obj

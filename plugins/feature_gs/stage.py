@@ -11,6 +11,7 @@ from pydantic import Field
 
 from plugins.feature_gs.config import TrainConfig
 from worldsim.errors import ConfigError
+from worldsim.artifacts import json_safe
 from worldsim.registry import Stage, StageConfig
 from worldsim.types import GeneratedVideo, Reconstruction
 
@@ -109,7 +110,7 @@ class FeatureGSReconstructor(Stage):
         return Reconstruction(
             scene=rel(paths["scene"]), decoders=rel(paths["decoders"]), ply_dir=rel(paths["ply_dir"]),
             point_cloud_dir=rel(paths.get("point_cloud_dir")), render_input=rel(paths.get("render_input")),
-            render_novel=rel(paths.get("render_novel")), teachers=list(features), metrics=_json_safe(metrics),
+            render_novel=rel(paths.get("render_novel")), teachers=list(features), metrics=json_safe(metrics),
             reconstructor=self.name,
         )
 
@@ -135,17 +136,3 @@ def _default_camera(width: int, height: int, fov_deg: float):
     f = 0.5 * height / math.tan(math.radians(fov_deg) / 2)
     eye = ((1.0, 0, 0, 0), (0, 1.0, 0, 0), (0, 0, 1.0, 0), (0, 0, 0, 1.0))
     return Camera(width=width, height=height, viewmat=eye, K=((f, 0, width / 2), (0, f, height / 2), (0, 0, 1)))
-
-
-def _json_safe(obj):
-    import math
-
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if hasattr(obj, "item"):
-        return _json_safe(obj.item())
-    return obj

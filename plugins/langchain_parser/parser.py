@@ -24,6 +24,8 @@ from worldsim.errors import ParseError, StageFailedError
 from worldsim.registry import Stage, StageConfig
 from worldsim.types.plan import Plan
 
+from plugins.rules_parser.grammar import check_command
+
 from .models import build_chat_model, describe_model, public_url
 from .prompt import retry_message, system_prompt
 from .schema import TOOL_NAME, CommandPlan, InvalidOutput, describe, short, to_plan
@@ -31,7 +33,6 @@ from .schema import TOOL_NAME, CommandPlan, InvalidOutput, describe, short, to_p
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models import BaseChatModel
 
-EXAMPLES = "a generate command like 'A red ball rolls from left to right' or an edit like 'make the ball blue'"
 
 
 class LangChainParserConfig(StageConfig):
@@ -74,18 +75,6 @@ class LangChainParserConfig(StageConfig):
         if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError("must be the name of an environment variable (e.g. OPENAI_API_KEY), not the key itself")
         return name
-
-
-def check_command(text: object, max_chars: int) -> str:
-    """The stripped command; ParseError (worded like the rules parser's) for non-text, empty or over-long."""
-    if not isinstance(text, str):
-        raise ParseError(f"command must be text, got {type(text).__name__}; accepted: {EXAMPLES}")
-    text = text.strip()
-    if not text:
-        raise ParseError(f"empty command ''; accepted: {EXAMPLES}")
-    if len(text) > max_chars:
-        raise ParseError(f"command '{short(text, 40)}' is {len(text)} characters long; the limit is max_chars={max_chars}")
-    return text
 
 
 class LangChainParser(Stage):

@@ -100,17 +100,21 @@ def _no_object(text: str) -> ParseError:
     return ParseError(f"no object found in '{preview(text)}'; accepted: {EXAMPLES}")
 
 
-def parse_command(text: str, max_chars: int = 500) -> Plan:
-    """Parse one command; raises ParseError (one line) for text the grammar does not accept."""
+def check_command(text: object, max_chars: int = 500) -> str:
+    """The stripped command; ParseError (one line) for non-text, empty or over-long input. Shared by parsers."""
     if not isinstance(text, str):
         raise ParseError(f"command must be text, got {type(text).__name__}; accepted: {EXAMPLES}")
     text = text.strip()
     if not text:
         raise ParseError(f"empty command ''; accepted: {EXAMPLES}")
     if len(text) > max_chars:
-        raise ParseError(
-            f"command '{preview(text)}' is {len(text)} characters long; the limit is max_chars={max_chars}"
-        )
+        raise ParseError(f"command '{preview(text)}' is {len(text)} characters long; the limit is max_chars={max_chars}")
+    return text
+
+
+def parse_command(text: str, max_chars: int = 500) -> Plan:
+    """Parse one command; raises ParseError (one line) for text the grammar does not accept."""
+    text = check_command(text, max_chars)
     toks, forced = _strip_generate_prefix(normalise(text))
     if not toks:
         raise _no_object(text)
