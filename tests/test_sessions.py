@@ -78,3 +78,20 @@ def test_recolor_then_remove_it_makes_linked_versions(scene, capsys):
     with pytest.raises(InputError, match="no 'bus' in this scene; objects: none"):
         sessions.apply_edit(v2_path, "Make the bus blue")
     assert {p: h for p, h, _ in list_artifacts(scene)} == before
+
+
+def test_interactive_session_reads_edits_line_by_line(scene, capsys, monkeypatch):
+    import io
+
+    from worldsim.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("objects\nMake the car blue\nMake the bus white\nhistory\nquit\n"))
+    assert main(["session", str(scene)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0] == "bus (yellow)"
+    assert "no 'car' in this scene" in err  # a bad line keeps the session going
+    assert lines[1].startswith("new version: ")
+    assert lines[2].startswith(scene.name + " -> ")
+    last = sessions.open_version(lines[-1])
+    assert last.objects[0].color == "white" and last.manifest["parent"] == scene.name
