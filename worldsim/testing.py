@@ -48,3 +48,18 @@ def install_plugin(site: Path, dist_name: str, module: str, source: str, entry_p
         sys.path.remove(str(site))
         sys.modules.pop(module, None)
         plugins.reset()
+
+
+def tiny_clip(out_dir: Path, plan: Plan | None = None, seed: int = 0, **overrides):
+    """Generate a tiny procedural clip into `out_dir` (created): (GeneratedVideo, labels dict, arrays dict)."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from plugins.procedural.stage import ProceduralGenerator
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    video = ProceduralGenerator({**TINY_GENERATOR, **overrides}).run(plan or tiny_plan(), seed=seed, out_dir=out_dir)
+    labels = json.loads((out_dir / "labels.json").read_text())
+    return video, labels, load_file(str(out_dir / "labels.safetensors"))

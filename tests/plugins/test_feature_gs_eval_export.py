@@ -1,6 +1,5 @@
 """feature-4dgs evaluation and export, with the procedural ground-truth scene standing in for a reconstruction."""
 
-import json
 import math
 from dataclasses import replace
 
@@ -12,12 +11,11 @@ from safetensors.numpy import load_file as load_numpy
 from plugins.feature_gs.decoders import DecoderSet, FeatureDecoder
 from plugins.feature_gs.evaluate import evaluate, novel_cameras, scene_target
 from plugins.feature_gs.export import export_reconstruction, load_reconstruction
-from plugins.procedural.stage import ProceduralGenerator
 from worldsim.io.ply import read_gaussian_ply, sh_dc_to_rgb
 from worldsim.io.video import read_mp4
 from worldsim.render.metrics import psnr
 from worldsim.render.scene import render_scene
-from worldsim.testing import TINY_GENERATOR, tiny_plan
+from worldsim.testing import tiny_clip
 from worldsim.types import Camera, GaussianScene, TeacherMaps
 
 F_DIM = 32
@@ -27,10 +25,7 @@ F_DIM = 32
 def gt(tmp_path_factory):
     """(scene with random features, decoders, camera, frames [T,H,W,3] uint8, depth [T,H,W])."""
     out = tmp_path_factory.mktemp("recon") / "generator"
-    out.mkdir()
-    ProceduralGenerator(TINY_GENERATOR).run(tiny_plan(), seed=0, out_dir=out)
-    labels = json.loads((out / "labels.json").read_text())
-    arrays = load_numpy(str(out / "labels.safetensors"))
+    _, labels, arrays = tiny_clip(out)
     scene = GaussianScene.load(out / "scene.safetensors")
     g = torch.Generator().manual_seed(0)
     scene = replace(scene, features=torch.randn(len(scene), F_DIM, generator=g))  # [N,F]

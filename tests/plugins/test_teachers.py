@@ -6,12 +6,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.numpy import load_file
 
-from plugins.procedural.stage import ProceduralGenerator
 from worldsim import plugins, registry
 from worldsim.errors import ConfigError, InputError
-from worldsim.testing import TINY_GENERATOR, tiny_plan
+from worldsim.testing import tiny_clip
 
 TEACHERS = ["label-text", "label-depth", "label-masks", "plane-depth", "transformers-depth", "transformers-clip"]
 
@@ -19,11 +17,7 @@ TEACHERS = ["label-text", "label-depth", "label-masks", "plane-depth", "transfor
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """A tiny generated clip: (frames [T,H,W,3] uint8, labels.json dict, arrays dict)."""
-    out = tmp_path_factory.mktemp("teachers") / "generator"
-    out.mkdir()
-    ProceduralGenerator(TINY_GENERATOR).run(tiny_plan(), seed=0, out_dir=out)
-    labels = json.loads((out / "labels.json").read_text())
-    arrays = load_file(str(out / "labels.safetensors"))
+    _, labels, arrays = tiny_clip(tmp_path_factory.mktemp("teachers") / "generator")
     return arrays["frames"], labels, arrays
 
 
