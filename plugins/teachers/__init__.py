@@ -8,6 +8,7 @@
 | `plane-depth` | depth | nothing: a crude flat-ground prior |
 | `transformers-depth` | depth | local weights of a transformers depth model |
 | `transformers-clip` | feature (CLIP projection dim) | local weights of a transformers CLIPModel |
+| `transformers-sam` | mask (automatic, per frame) | local weights of a transformers SamModel |
 
 The interface is written down in `plugins/teachers/base.py`; `plugins/teachers/text_encoder.py` embeds texts
 in the `label-text` space for editors and answerers.
@@ -21,6 +22,8 @@ def register_teachers(register):
     from plugins.teachers.geometry import PlaneDepth
     from plugins.teachers.hf import TransformersClip, TransformersDepth
     from plugins.teachers.labels import LabelDepth, LabelMasks, LabelText
+    from plugins.teachers.sam import TransformersSam
 
-    for cls in (LabelText, LabelDepth, LabelMasks, PlaneDepth, TransformersDepth, TransformersClip):
+    for cls in (LabelText, LabelDepth, LabelMasks, PlaneDepth, TransformersDepth, TransformersClip,
+                TransformersSam):
         register(cls)

@@ -11,7 +11,8 @@ from worldsim import plugins, registry
 from worldsim.errors import ConfigError, InputError
 from worldsim.testing import tiny_clip
 
-TEACHERS = ["label-text", "label-depth", "label-masks", "plane-depth", "transformers-depth", "transformers-clip"]
+TEACHERS = ["label-text", "label-depth", "label-masks", "plane-depth", "transformers-depth", "transformers-clip",
+            "transformers-sam"]
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +228,61 @@ def test_transformers_clip_pixels_and_texts_share_a_space(clip, tiny_clip_model)
     assert square.maps.shape == (T, H, W, 8)
 
 
-@pytest.mark.parametrize("name", ["transformers-depth", "transformers-clip"])
+@pytest.mark.parametrize("name", ["transformers-depth", "transformers-clip", "transformers-sam"])
 def test_missing_weights_is_one_line_naming_the_model(clip, name):
     with pytest.raises(ConfigError) as err:
         teacher(name, {"model": "worldsim-tests/no-such-model", "device": "cpu"}).run(clip[0][:1])
     msg = str(err.value)
     assert "'worldsim-tests/no-such-model'" in msg and "locally" in msg and "\n" not in msg
+
+
+@pytest.fixture(scope="module")
+def tiny_sam_model(tmp_path_factory):
+    """A randomly initialised SamModel (1-layer vision encoder on 32x32 inputs, hidden size 16) saved by path."""
+    from transformers import SamConfig, SamModel
+
+    torch.manual_seed(0)
+    config = SamConfig(
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=16, output_channels=16, num_hidden_layers=1,
+                           num_attention_heads=2, window_size=2, global_attn_indexes=[0], num_pos_feats=8,
+                           mlp_dim=32),
+        prompt_encoder_config=dict(image_size=32, patch_size=8, hidden_size=16, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=16, mlp_dim=32, num_hidden_layers=1, num_attention_heads=2,
+                                 iou_head_hidden_dim=16))
+    path = tmp_path_factory.mktemp("tiny-sam")
+    SamModel(config).save_pretrained(path)
+    (path / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "SamImageProcessor", "size": {"longest_edge": 32}, "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225], "do_pad": True,
+        "pad_size": {"height": 32, "width": 32}}))
+    return str(path)
+
+
+def test_transformers_sam_gives_integer_ids_per_frame(clip, tiny_sam_model):
+    frames = clip[0][:, :, :24]  # non-square: 32 x 24, padded to the model's 32 x 32
+    T, H, W, _ = frames.shape
+    t = teacher("transformers-sam", {"model": tiny_sam_model, "device": "cpu", "points_per_side": 4,
+                                     "points_per_batch": 5, "pred_iou_threshold": 0.0, "min_area": 1})
+    maps = t.run(frames)
+    assert maps.target == "mask" and maps.maps.shape == (T, H, W, 1) and maps.maps.dtype == torch.float32
+    ids = maps.maps[..., 0]
+    assert torch.all(ids >= 0) and torch.equal(ids, ids.round())
+    assert maps.labels[0] == "background" and len(maps.labels) == int(ids.max()) + 1
+    assert ids.max() >= 1  # threshold 0 keeps every candidate: something is segmented
+    # every kept segment of a large min_area run covers at least min_area pixels
+    fewer = teacher("transformers-sam", {"model": tiny_sam_model, "device": "cpu", "points_per_side": 4,
+                                         "pred_iou_threshold": 0.0, "min_area": H * W // 4}).run(frames[:1])
+    assert fewer.maps.shape == (1, H, W, 1) and len(fewer.labels) == int(fewer.maps.max()) + 1
+    assert all(int((fewer.maps == k).sum()) >= H * W // 4 for k in range(1, len(fewer.labels)))
+
+
+def test_sam_assign_ids_is_greedy_by_score_without_overlap():
+    from plugins.teachers.sam import assign_ids
+
+    masks = torch.zeros(3, 4, 4, dtype=torch.bool)
+    masks[0, :2] = True  # top half, score 0.9
+    masks[1, :3] = True  # top three rows, score 0.95: claims first
+    masks[2, 3, :1] = True  # one pixel, dropped by min_area 2
+    ids = assign_ids(masks, torch.tensor([0.9, 0.95, 0.99]), threshold=0.5, min_area=2)
+    assert torch.equal(ids[:3], torch.ones(3, 4, dtype=torch.int64)) and torch.all(ids[3] == 0)
+    assert torch.all(assign_ids(masks, torch.tensor([0.1, 0.2, 0.3]), threshold=0.5, min_area=0) == 0)
