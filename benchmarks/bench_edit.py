@@ -94,7 +94,7 @@ def num(value):
 
 
 def run_scene(scene: dict, cfg, editor, root: Path) -> dict:
-    from plugins.feature_field_editor.source import source_from_run
+    from worldsim.sessions import edit_source, open_version
     from worldsim.runner import run_pipeline
     from worldsim.types import EditSpec
 
@@ -105,7 +105,7 @@ def run_scene(scene: dict, cfg, editor, root: Path) -> dict:
     row["generate_s"] = time.perf_counter() - t0
     rec = json.loads((run_dir / "run.json").read_text())["metrics"].get("reconstruction", {})
     row["psnr_train"] = num(rec.get("psnr_train"))
-    source = source_from_run(run_dir)
+    source = edit_source(open_version(run_dir))
     t1 = time.perf_counter()
     recolor = editor.run(EditSpec(op="recolor", target=scene["target"], color=scene["recolor"]), source, run_dir / "edit-recolor")
     remove = editor.run(EditSpec(op="remove", target=scene["target"]), source, run_dir / "edit-remove")

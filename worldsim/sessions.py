@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,26 +147,14 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
     step = _editor_step(version, editor)
     info = registry.get_stage_info("editor", step.name)
     stage = info.cls(step.config)
-    root_manifest = version.root_manifest
-    rec = root_manifest["outputs"]["reconstruction"]
-    video = root_manifest["outputs"]["video"]
-    labels = json.loads((version.root / video["labels"]).read_text()) if video.get("labels") else {}
-    if "camera" not in labels:
-        raise InputError(f"run folder '{version.root.name}' has no camera in its labels; this editor needs one")
+    base_source = edit_source(version)  # validates before anything is written
     folder = artifacts.RunFolder.create(version.path.parent, artifacts.new_run_id(text, version.manifest["seed"]))
     try:
-        import time
-
         out_dir = folder.stage_dir("edit")
         t0 = time.perf_counter()
         scene, objects, results = version.scene, version.objects, []
         for obj in targets:
-            source = EditSource(
-                scene=str(scene), decoders=str(version.root / rec["decoders"]), teacher=(rec.get("teachers") or ["label-text"])[0],
-                camera=labels["camera"], fps=video["fps"], objects=objects,
-                gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
-                gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
-            )
+            source = base_source.model_copy(update={"scene": str(scene), "objects": objects})
             edit = plan.edit.model_copy(update={"target": obj.name})
             try:
                 result = stage.run(edit, source, out_dir)
@@ -187,6 +176,22 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
     except BaseException:
         folder.discard()
         raise
+
+
+def edit_source(version: Version) -> EditSource:
+    """What an editor needs to edit `version`: its scene and registry, the root's decoders, camera, truth."""
+    root = version.root_manifest
+    rec, video = root["outputs"]["reconstruction"], root["outputs"]["video"]
+    labels = json.loads((version.root / video["labels"]).read_text()) if video.get("labels") else {}
+    if "camera" not in labels:
+        raise InputError(f"run folder '{version.root.name}' has no camera in its labels; this editor needs one")
+    return EditSource(
+        scene=str(version.scene), decoders=str(version.root / rec["decoders"]),
+        teacher=(rec.get("teachers") or ["label-text"])[0], camera=labels["camera"], fps=video["fps"],
+        objects=version.objects,
+        gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
+        gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
+    )
 
 
 def _updated_registry(objects: list[SceneObject], edit, target: SceneObject) -> list[SceneObject]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from plugins.feature_field_editor.select import build_queries, grow_by_motion, threshold_candidates
-from plugins.feature_field_editor.source import source_from_run
+from worldsim.sessions import edit_source, open_version
 from plugins.feature_field_editor.stage import FeatureFieldEditor
 from worldsim.artifacts import sha256_file
 from worldsim.errors import InputError
@@ -32,7 +32,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def source(run_dir):
-    return source_from_run(run_dir)
+    return edit_source(open_version(run_dir))
 
 
 @pytest.fixture(scope="module")
