@@ -192,8 +192,8 @@ def main() -> int:
 
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\n(thr: chosen threshold; sel: selected Gaussians; psnr_rm: psnr_removed_vs_gt; rm_alpha: mean alpha over the "
-          f"removed object's pixels after removal; recon: reconstruction psnr_train)")
+    print("\n(thr: chosen threshold; sel: selected Gaussians; psnr_rm: psnr_removed_vs_gt; rm_alpha: mean alpha over the "
+          "removed object's pixels after removal; recon: reconstruction psnr_train)")
     print(f"total wall time {time.perf_counter() - t_all:.1f} s; run folders: {args.out or '(temporary, removed)'}")
     print(f"\nsummary over {len(rows)} scenes (failed scenes count as misses):")
     summary = {}

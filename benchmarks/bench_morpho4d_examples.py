@@ -16,7 +16,6 @@ import os
 import platform
 import tempfile
 import time
-from pathlib import Path
 
 EDITS = [
     ("An orange fish and a green seaweed drift to the right", "Make the fish and the seaweed black"),

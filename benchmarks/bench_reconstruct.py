@@ -184,7 +184,7 @@ def report(run_dir: Path, child: dict, args) -> int:
         return 2
 
     print(f"run:     {run_dir if args.out else '(temporary) ' + run_dir.name}")
-    print(f"stages:  " + ", ".join(f"{s['kind']} {s['name']} {s['wall_s']:.2f} s" for s in manifest["stages"]))
+    print("stages:  " + ", ".join(f"{s['kind']} {s['name']} {s['wall_s']:.2f} s" for s in manifest["stages"]))
     print(f"process total (imports included): {child['total_s']:.2f} s; peak RSS {child['peak_rss_mb']:.0f} MB")
     figures = num(dict(rec))
     figures.setdefault("wall_s", stages["reconstructor"]["wall_s"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from worldsim.types import BoxTrack, Camera, EditSpec, GaussianScene, ObjectSpec, Plan, QAItem
+from worldsim.types import BoxTrack, Camera, GaussianScene, ObjectSpec, Plan, QAItem
 from worldsim.types.gaussians import quat_multiply, quat_to_rotmat
 
 

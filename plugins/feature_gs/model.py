@@ -62,7 +62,7 @@ class DynamicGaussians(nn.Module):
 
     def to_scene(self, instance: torch.Tensor | None = None) -> GaussianScene:
         s = {k: v.detach() for k, v in self.splats.items()}
-        n, t = s["means"].shape[0], self.num_frames
+        t = self.num_frames
         rot = torch.cat([torch.tensor([1.0, 0, 0, 0]).expand(1, t, 4), torch.nn.functional.normalize(self.basis_rotations.detach(), dim=-1)])
         trans = torch.cat([torch.zeros(1, t, 3), self.basis_translations.detach()])
         return GaussianScene(

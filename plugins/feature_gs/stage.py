@@ -41,7 +41,6 @@ class FeatureGSReconstructor(Stage):
     Config = FeatureGSConfig
 
     def run(self, video: GeneratedVideo, run_dir: Path, out_dir: Path, seed: int) -> Reconstruction:
-        import numpy as np
         import torch
         from tqdm import tqdm
 

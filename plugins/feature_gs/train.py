@@ -8,7 +8,6 @@ Densification and pruning use gsplat's DefaultStrategy with our rasterizer's met
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass, field
