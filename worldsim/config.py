@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from worldsim.errors import ConfigError, one_line
 from worldsim.hookspecs import PIPELINE_KINDS
 
+# Several scorers may score one run (conformance, QA, ...); every other kind runs at most once.
+REPEATABLE_KINDS = ("scorer",)
+
 
 class StepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,9 +48,9 @@ class PipelineConfig(BaseModel):
         if not stages or stages[0].kind != "parser":
             raise ValueError("the first stage must be a parser")
         kinds = [s.kind for s in stages]
-        dupes = {k for k in kinds if kinds.count(k) > 1}
+        dupes = {k for k in kinds if kinds.count(k) > 1 and k not in REPEATABLE_KINDS}
         if dupes:
-            raise ValueError(f"each stage kind may appear once; repeated: {', '.join(sorted(dupes))}")
+            raise ValueError(f"each stage kind except {', '.join(REPEATABLE_KINDS)} may appear once; repeated: {', '.join(sorted(dupes))}")
         return stages
 
     def step(self, kind: str) -> StepConfig | None:

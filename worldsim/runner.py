@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from worldsim import artifacts, plugins, registry
 from worldsim.config import PipelineConfig, StepConfig, load_config
 from worldsim.errors import ConfigError, InputError, StageFailedError, WorldsimError
-from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, StageRecord
+from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, ScoreInput, StageRecord
 
 MAX_SEED = 2**32 - 1
 
@@ -83,11 +83,24 @@ def _call_reconstructor(stage, state: RunState) -> dict:
     return {"reconstruction": result, "metrics": {**state.metrics, "reconstruction": result.metrics}}
 
 
+def _call_scorer(stage, state: RunState) -> dict:
+    """A scorer returns JSON-ready metrics, stored under `metrics[stage.metrics_key]` (default: its name)."""
+    if state.plan is None or state.video is None:
+        raise ConfigError(f"scorer '{stage.name}' needs a parser and a generator before it in the config's stages")
+    out_dir = state.path / "scores"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = ScoreInput(run_dir=str(state.path.resolve()), plan=state.plan, seed=state.seed, video=state.video,
+                        reconstruction=state.reconstruction)
+    metrics = artifacts.json_safe(stage.run(inputs, out_dir=out_dir))
+    return {"metrics": {**state.metrics, getattr(stage, "metrics_key", stage.name): metrics}}
+
+
 # How each stage kind is called and what it adds to the state. Later stage kinds add an entry here.
 STAGE_CALLS: dict[str, Callable[[registry.Stage, RunState], dict]] = {
     "parser": _call_parser,
     "generator": _call_generator,
     "reconstructor": _call_reconstructor,
+    "scorer": _call_scorer,
 }
 
 

@@ -16,14 +16,14 @@ from worldsim.types.plan import (
 )
 from worldsim.types.trajectory import BoxTrack, ObjectTrack
 from worldsim.types.camera import Camera
-from worldsim.types.qa import QAItem, QuestionType
+from worldsim.types.qa import LETTERS, PROMPT_MODES, QUESTION_TYPES, AnswerRecord, QAItem, QuestionType
 from worldsim.types.manifest import ArtifactRecord, RunManifest, StageRecord
-from worldsim.types.results import EditResult, EditSource, GeneratedVideo, Reconstruction, SceneObject
+from worldsim.types.results import EditResult, EditSource, GeneratedVideo, Reconstruction, SceneObject, ScoreInput
 from worldsim.types.teacher import TeacherMaps
 from worldsim.types.gaussians import GaussianScene
 
 __all__ = [
     "DIRECTIONS", "EDIT_OPS", "SPEEDS", "Direction", "EditOp", "EditSpec", "Keypoint", "Mode",
     "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "QAItem",
-    "QuestionType", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject",
+    "QuestionType", "AnswerRecord", "LETTERS", "PROMPT_MODES", "QUESTION_TYPES", "ScoreInput", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject",
 ]

@@ -1,4 +1,4 @@
-"""VLM4D-style multiple-choice question with exact label and provenance."""
+"""VLM4D-style questions with exact labels, and the answers and judgements made of them."""
 
 from __future__ import annotations
 
@@ -7,17 +7,45 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 QuestionType = Literal["translational", "rotational", "counting", "false_positive"]
+QUESTION_TYPES: tuple[str, ...] = ("translational", "rotational", "counting", "false_positive")
+Letter = Literal["A", "B", "C", "D"]
+LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
+PromptMode = Literal["direct", "cot"]
+PROMPT_MODES: tuple[str, ...] = ("direct", "cot")
 
 
 class QAItem(BaseModel):
+    """One multiple-choice question about one video; `choices[answer]` is the exact answer.
+
+    `free_form` is the same question asked without choices (judged by ranking the choices by
+    sentence-embedding similarity); `target` says what was asked about: {name, color, direction?},
+    so model-free answerers can resolve it without parsing the question text."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     video: str
     question_type: QuestionType
     question: str
-    choices: dict[Literal["A", "B", "C", "D"], str]
-    answer: Literal["A", "B", "C", "D"]
+    choices: dict[Letter, str]
+    answer: Letter
+    free_form: str = ""
+    target: dict = Field(default_factory=dict)
     plan: dict = Field(default_factory=dict)
     seed: int | None = None
     generator: str | None = None
+
+
+class AnswerRecord(BaseModel):
+    """What an answerer said to one question, and how it was judged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    question_type: QuestionType
+    mode: PromptMode = "direct"
+    free_form: bool = False
+    raw: str = Field(description="the answerer's text, unmodified")
+    letter: Letter | None = Field(default=None, description="the choice the judge read from `raw` (None: no choice found)")
+    correct: bool = False
+    judge: str = Field(default="", description="how `letter` was obtained: letter, option-text, embedding, llm")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from worldsim.types.plan import Plan
+
 
 class GeneratedVideo(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,3 +77,15 @@ class EditResult(BaseModel):
     selected: str | None = Field(default=None, description="indices of the selected Gaussians (.safetensors)")
     metrics: dict = Field(default_factory=dict)
     editor: str
+
+
+class ScoreInput(BaseModel):
+    """What a scorer sees of a run: the plan and the earlier stages' outputs (paths relative to `run_dir`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_dir: str = Field(description="absolute path of the run folder (the partial folder while the run is built)")
+    plan: Plan
+    seed: int
+    video: GeneratedVideo | None = None
+    reconstruction: Reconstruction | None = None

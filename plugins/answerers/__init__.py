@@ -1,0 +1,1 @@
+"""Built-in plugin: question answerers (work in progress)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin: the `conformance` scorer (work in progress)."""

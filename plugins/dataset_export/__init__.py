@@ -1,0 +1,1 @@
+"""Built-in plugin: dataset exporters for VLM fine-tuning (work in progress)."""
