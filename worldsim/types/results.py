@@ -18,6 +18,8 @@ class GeneratedVideo(BaseModel):
     labels: str | None = Field(default=None, description="labels.json with per-frame exact labels, if the generator has them")
     arrays: str | None = Field(default=None, description="labels.npz: masks [T,H,W] uint8 ids, depth [T,H,W] float32")
     scene: str | None = Field(default=None, description="ground-truth Gaussian scene (.safetensors), if any")
+    attention: str | None = Field(default=None, description="attention.safetensors: 'maps' [K,T,h,w] float32, the object "
+                                  "tokens' attention per planned object instance and frame (each frame sums to 1), if the generator has them")
     generator: str
 
 
