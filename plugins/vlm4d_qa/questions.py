@@ -1,0 +1,240 @@
+"""VLM4D-style multiple-choice questions from a plan and a generator's labels.
+
+Four categories (worldsim.types.qa.QUESTION_TYPES):
+- translational: "What direction is the red ball moving?" (the heading, its opposite, not moving, absent);
+- rotational: "Which way is the blue cube rotating?" (clockwise / counter-clockwise as seen in the image);
+- counting: "How many balls are moving to the left?";
+- false_positive: a direction question about an object that is not in the scene (answer: it is absent).
+
+Answers come from the MEASURED motion in labels.json (per-frame object centres, the spin axis seen from the
+camera) when labels are given, else from the plan (`target["answer_source"] == "plan"`). Objects whose
+measurement is ambiguous (see measure.py) get no question, so every stored answer is exact. Everything is
+deterministic for a seed: which distractors, which absent object, and the order of the four choices.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worldsim.colors import COLORS, canonical_color
+from worldsim.errors import InputError
+from worldsim.objects import OBJECTS, object_kind, plural_of
+from worldsim.types.plan import DIRECTIONS, Plan
+from worldsim.types.qa import LETTERS, QAItem
+
+from .measure import AMBIGUOUS, displacement, measured_direction, rotation_sense
+
+DIRECTION_TEXT: dict[str, str] = {
+    "left": "moving left",
+    "right": "moving right",
+    "up": "moving up",
+    "down": "moving down",
+    "up-left": "moving up and to the left",
+    "up-right": "moving up and to the right",
+    "down-left": "moving down and to the left",
+    "down-right": "moving down and to the right",
+    "none": "not moving",
+}
+# How a direction reads after "moving" in a counting question.
+DIRECTION_PHRASE: dict[str, str] = {
+    "left": "to the left", "right": "to the right", "up": "up", "down": "down",
+    "up-left": "up and to the left", "up-right": "up and to the right",
+    "down-left": "down and to the left", "down-right": "down and to the right",
+}
+OPPOSITE: dict[str, str] = {
+    "left": "right", "right": "left", "up": "down", "down": "up",
+    "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right",
+}
+ROTATION_TEXT: dict[str, str] = {
+    "clockwise": "rotating clockwise",
+    "counter-clockwise": "rotating counter-clockwise",
+    "none": "not rotating",
+}
+MOVING = tuple(d for d in DIRECTIONS if d != "none")
+# Colours an absent object may be given: no neutrals (they resemble the ground, sky and shading).
+ABSENT_COLORS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan", "magenta", "lime",
+                 "teal", "brown", "navy", "maroon", "gold")
+MIN_COLOR_DISTANCE = 0.35  # RGB distance an absent object's colour keeps from every colour in the scene
+
+
+@dataclass
+class Group:
+    """Instances that one noun phrase ("the red balls") refers to."""
+
+    name: str
+    color: str | None
+    ids: list[int] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)  # per instance
+    rotations: list[str] = field(default_factory=list)  # per instance
+    displacements: list = field(default_factory=list)  # per instance [dx, dy] or None
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def agreed(self, values: list[str]) -> str:
+        return values[0] if values and all(v == values[0] for v in values) else AMBIGUOUS
+
+
+def noun_phrase(name: str, color: str | None, count: int = 1) -> str:
+    noun = name if count == 1 else plural_of(name)
+    return f"{color} {noun}" if color else noun
+
+
+def absent_text(name: str, color: str | None, count: int = 1) -> str:
+    return f"there is no {noun_phrase(name, color, 1)}" if count == 1 else f"there are no {noun_phrase(name, color, count)}"
+
+
+def _groups_from_labels(labels: dict) -> list[Group]:
+    groups: dict[tuple, Group] = {}
+    viewmat = labels["camera"]["viewmat"]
+    for obj in labels["objects"]:
+        g = groups.setdefault((obj["name"], obj.get("color")), Group(obj["name"], obj.get("color")))
+        g.ids.append(int(obj["id"]))
+        g.directions.append(measured_direction(obj["frames"]))
+        g.rotations.append(rotation_sense(obj.get("spin_axis", (0, 0, 0)), obj.get("angular_speed_rad_per_frame", 0.0), viewmat))
+        d = displacement(obj["frames"])
+        g.displacements.append(None if d is None else [round(d[0], 4), round(d[1], 4)])
+    return list(groups.values())
+
+
+def _plan_rotation(plan: Plan, name: str) -> str:
+    """What the plan says about rotation: rolling objects turn with their heading; a plan's spin has no sense."""
+    if plan.motion.spin:
+        return AMBIGUOUS
+    if object_kind(name).spins and plan.motion.direction in ("left", "right"):
+        return "clockwise" if plan.motion.direction == "right" else "counter-clockwise"
+    return "none"
+
+
+def _groups_from_plan(plan: Plan) -> list[Group]:
+    groups: dict[tuple, Group] = {}
+    next_id = 1
+    for spec in plan.objects:
+        g = groups.setdefault((spec.name, spec.color), Group(spec.name, spec.color))
+        for _ in range(spec.count):
+            g.ids.append(next_id)
+            g.directions.append(plan.motion.direction)
+            g.rotations.append(_plan_rotation(plan, spec.name))
+            g.displacements.append(None)
+            next_id += 1
+    return list(groups.values())
+
+
+def _referable(groups: list[Group]) -> list[Group]:
+    """Groups a noun phrase names unambiguously: a colourless group is dropped when another shares its noun."""
+    names = [g.name for g in groups]
+    return [g for g in groups if g.color or names.count(g.name) == 1]
+
+
+def _choices(texts: list[str], answer: str, rng: random.Random) -> tuple[dict[str, str], str]:
+    assert len(texts) == len(LETTERS) and len(set(texts)) == len(texts) and answer in texts, texts
+    order = list(texts)
+    rng.shuffle(order)
+    choices = dict(zip(LETTERS, order))
+    return choices, LETTERS[order.index(answer)]
+
+
+def _absent_object(groups: list[Group], rng: random.Random) -> tuple[str, str]:
+    """A (noun, colour) that is certainly not in the scene: a noun of another shape family than every object
+    (when one is left) and a colour far from every named colour there."""
+    names = {g.name for g in groups}
+    families = {object_kind(g.name).family for g in groups}
+    nouns = sorted(n for n in OBJECTS if n not in names and OBJECTS[n].family not in families)
+    if not nouns:
+        nouns = sorted(n for n in OBJECTS if n not in names)
+    scene_rgb = [COLORS[c] for c in (canonical_color(g.color) for g in groups if g.color) if c]
+    dist = lambda a, b: sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+    colors = [c for c in ABSENT_COLORS if all(dist(COLORS[c], s) >= MIN_COLOR_DISTANCE for s in scene_rgb)]
+    colors = colors or [c for c in ABSENT_COLORS if c not in {g.color for g in groups}]
+    return rng.choice(nouns), rng.choice(colors)
+
+
+def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, generator: str,
+                       scene_id: str | None = None) -> list[QAItem]:
+    """The questions one clip supports, in category order; ids are f"{scene_id}-{question_type}-{k}".
+
+    plan: the generate plan the clip was made from. labels: the generator's labels.json (None for a generator
+    without labels: answers then follow the plan). video: the clip's path as the dataset stores it.
+    scene_id: defaults to the video file's stem.
+    """
+    if plan.mode != "generate":
+        raise InputError(f"questions need a generate plan; got a plan with mode '{plan.mode}'")
+    scene = scene_id or Path(video).stem
+    source = "labels" if labels else "plan"
+    every = _groups_from_labels(labels) if labels else _groups_from_plan(plan)
+    groups = _referable(every)
+    pick = random.Random(f"vlm4d-qa:{seed}")
+    plan_json = plan.model_dump(mode="json")
+    items: list[QAItem] = []
+
+    def add(qtype: str, question: str, free_form: str, texts: list[str], answer: str, target: dict) -> None:
+        k = sum(1 for it in items if it.question_type == qtype)
+        qid = f"{scene}-{qtype}-{k}"
+        choices, letter = _choices(texts, answer, random.Random(f"vlm4d-qa:{seed}:{qid}:{question}"))
+        items.append(QAItem(id=qid, video=video, question_type=qtype, question=question, choices=choices,
+                            answer=letter, free_form=free_form, target={**target, "answer_source": source},
+                            plan=plan_json, seed=seed, generator=generator))
+
+    def ask_direction(qtype: str, name: str, color: str | None, count: int, truth: str, target: dict) -> None:
+        ref = noun_phrase(name, color, count)
+        verb = "is" if count == 1 else "are"
+        absent = absent_text(name, color, count)
+        if qtype == "false_positive":
+            moving = [d for d in (g.agreed(g.directions) for g in every) if d in MOVING]
+            shown = moving[0] if moving else pick.choice(MOVING)
+            texts, answer = [absent, DIRECTION_TEXT[shown], DIRECTION_TEXT[OPPOSITE[shown]], DIRECTION_TEXT["none"]], absent
+        elif truth == "none":
+            other = pick.choice(MOVING)
+            texts, answer = [DIRECTION_TEXT["none"], DIRECTION_TEXT[other], DIRECTION_TEXT[OPPOSITE[other]], absent], DIRECTION_TEXT["none"]
+        else:
+            texts, answer = [DIRECTION_TEXT[truth], DIRECTION_TEXT[OPPOSITE[truth]], DIRECTION_TEXT["none"], absent], DIRECTION_TEXT[truth]
+        add(qtype, f"What direction {verb} the {ref} moving?",
+            f"In which direction {verb} the {ref} moving in the video? Answer in a few words; if there {verb} no {ref} in the video, say so.",
+            texts, answer, target)
+
+    for g in groups:  # translational: one question per referable group whose instances agree
+        d = g.agreed(g.directions)
+        if d != AMBIGUOUS:
+            ask_direction("translational", g.name, g.color, g.count, d,
+                          {"name": g.name, "color": g.color, "count": g.count, "instances": g.ids, "present": True,
+                           "direction": d, "plan_direction": plan.motion.direction, "displacements": g.displacements})
+
+    for g in groups:  # rotational: groups that turn, with a sense the image shows unambiguously
+        r = g.agreed(g.rotations)
+        if r in ("clockwise", "counter-clockwise"):
+            ref, verb = noun_phrase(g.name, g.color, g.count), "is" if g.count == 1 else "are"
+            absent = absent_text(g.name, g.color, g.count)
+            add("rotational", f"Which way {verb} the {ref} rotating, as seen in the video?",
+                f"Which way {verb} the {ref} rotating as seen in the video? Answer in a few words; if there {verb} no {ref} in the video, say so.",
+                [ROTATION_TEXT["clockwise"], ROTATION_TEXT["counter-clockwise"], ROTATION_TEXT["none"], absent], ROTATION_TEXT[r],
+                {"name": g.name, "color": g.color, "count": g.count, "instances": g.ids, "present": True, "rotation": r,
+                 "plan_spin": plan.motion.spin})
+
+    for noun in dict.fromkeys(g.name for g in every):  # counting: every instance of the noun, any colour, needs a clear heading
+        dirs = [d for g in every if g.name == noun for d in g.directions]
+        if AMBIGUOUS in dirs:
+            continue
+        asked = max(dict.fromkeys(dirs), key=dirs.count)
+        if pick.random() < 0.25:  # now and then ask about a heading nobody has: the answer is 0
+            asked = OPPOSITE[asked] if asked in OPPOSITE else pick.choice(MOVING)
+        n = dirs.count(asked)
+        others = pick.sample([c for c in range(0, max(n + 3, 4) + 1) if c != n], 3)
+        plural = plural_of(noun)
+        how = "are not moving" if asked == "none" else f"are moving {DIRECTION_PHRASE[asked]}"
+        add("counting", f"How many {plural} {how}?", f"How many {plural} {how} in the video? Answer with a number.",
+            [str(n)] + [str(c) for c in others], str(n),
+            {"name": noun, "color": None, "direction": asked, "count": n, "present": n > 0})
+
+    name, color = _absent_object(every, pick)  # false positive: an object that is not there
+    ask_direction("false_positive", name, color, 1, "absent",
+                  {"name": name, "color": color, "count": 0, "instances": [], "present": False, "direction": None})
+    return items
+
+
+def to_vlm4d(item: QAItem) -> dict:
+    """The VLM4D JSON record of a question: id, video, question_type, question, choices, answer."""
+    return {"id": item.id, "video": item.video, "question_type": item.question_type, "question": item.question,
+            "choices": dict(item.choices), "answer": item.answer}
