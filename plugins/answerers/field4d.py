@@ -1,0 +1,310 @@
+"""`field-4d`: a model-free baseline that answers spatiotemporal questions from the reconstructed 4D feature field.
+
+For each question about a target (item.target: name, colour, and for counting the asked direction):
+
+1. Selection by language. Every Gaussian's latent feature is decoded into the label-text teacher's space
+   and compared with a fixed vocabulary: every known object noun (worldsim.objects.OBJECTS, plus the
+   plan's and the target's nouns), bare and with every named colour, plus background terms
+   (plugins.feature_field_editor.select.query_probabilities, one query per text). The target's
+   probability is the softmax mass of the texts that name it ("red ball"; for a colourless target every
+   colour of "ball"); the selection is the Gaussians where that mass is >= `min_probability`. Nothing
+   is read from labels.json but the input camera.
+2. Presence. Fewer than `min_gaussians` selected: the target is absent (a false-positive question).
+3. Instances. Selected Gaussians are grouped by their dominant motion basis; groups smaller than
+   `min_group_share` of the largest are dropped, and groups whose 3D centroids stay within
+   `merge_factor` x their mean radius of each other in every frame are merged (one object
+   reconstructed with several bases).
+4. Per instance, the Gaussians' positions at every frame (GaussianScene.at_frame) are projected with the
+   input camera into normalised image coordinates (x right, y down):
+   direction  the displacement of the median point between the mean of the first and of the last
+              `edge_fraction` of the frames; shorter than `still_threshold` (frame fractions) is
+              "none", else one of 8 directions by 45-degree sector;
+   rotation   the mean angular velocity about the instance's centroid, sum(r x v) / sum(|r|^2) over
+              Gaussians and frame pairs, in y-up image axes (positive = counter-clockwise as seen);
+              below `rotation_threshold` rad/frame is "none".
+   Directions and senses of several instances are combined by majority.
+5. The decision (direction, sense, count of instances moving in the asked direction, or "absent") is
+   matched to the option texts (plugins/answerers/choices.py) and answered as "B. moving right";
+   free-form questions get a sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+
+from plugins.answerers import choices as opts
+from worldsim.errors import InputError
+from worldsim.registry import Stage, StageConfig
+from worldsim.types import QAItem, ScoreInput
+
+SECTORS = ("right", "down-right", "down", "down-left", "left", "up-left", "up", "up-right")  # by angle, y down
+
+
+class Field4DConfig(StageConfig):
+    teacher: str = Field("label-text", description="feature teacher whose decoder and text space the selection uses")
+    temperature: float = Field(0.05, gt=0, le=10, description="softmax temperature over the vocabulary cosines")
+    min_probability: float = Field(0.5, gt=0, lt=1, description="a Gaussian is the target's when the target's texts hold this much probability")
+    min_gaussians: int = Field(10, ge=1, description="fewer selected Gaussians than this: the target is absent")
+    min_group_share: float = Field(0.25, gt=0, le=1, description="an instance needs this share of the largest instance's Gaussians")
+    merge_factor: float = Field(1.5, gt=0, description="bases whose centroids stay within this x their mean radius are one instance")
+    edge_fraction: float = Field(0.25, gt=0, le=0.5, description="share of frames averaged at each end for the displacement")
+    still_threshold: float = Field(0.06, gt=0, lt=1, description="displacement (frame fractions) below which an object is 'not moving'")
+    rotation_threshold: float = Field(0.05, gt=0, description="mean angular speed (rad/frame) below which an object is 'not rotating'")
+    background_terms: list[str] = Field(default=["background", "ground", "sky", "wall"],
+                                        description="competing generic texts; 'background' is the label-text teacher's background text")
+
+
+@dataclass
+class Instance:
+    gaussians: int
+    displacement: tuple[float, float]  # normalised image units, x right, y down
+    direction: str
+    angular_velocity: float  # rad/frame, + = counter-clockwise as seen
+    rotation: str
+
+
+@dataclass
+class Observation:
+    target: str
+    selected: int
+    p_max: float
+    instances: list[Instance] = field(default_factory=list)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.instances)
+
+    def direction(self) -> str:
+        return _majority([i.direction for i in self.instances])
+
+    def rotation(self) -> str:
+        return _majority([i.rotation for i in self.instances])
+
+    def count(self, direction: str | None) -> int:
+        return sum(1 for i in self.instances if direction is None or i.direction == direction)
+
+
+def _majority(values: list[str]) -> str:
+    counts = Counter(values)
+    return max(values, key=lambda v: (counts[v], -values.index(v)))
+
+
+def direction_of(dx: float, dy: float, still: float) -> str:
+    """8-way direction of an image displacement (x right, y down), or 'none' when shorter than `still`."""
+    if math.hypot(dx, dy) < still:
+        return "none"
+    sector = round(math.atan2(dy, dx) / (math.pi / 4)) % 8
+    return SECTORS[sector]
+
+
+def angular_velocity(points) -> float:
+    """Mean angular velocity (rad/frame) of points [T,S,2] (image, y down) about their per-frame centroid,
+    counter-clockwise as seen positive: sum(r x v) / sum(|r|^2) over points and frame pairs."""
+    import torch
+
+    p = torch.as_tensor(points, dtype=torch.float64).clone()
+    if p.shape[0] < 2 or p.shape[1] < 2:
+        return 0.0
+    p[..., 1] = -p[..., 1]  # y up, so positive cross products are counter-clockwise
+    r = p - p.mean(dim=1, keepdim=True)  # [T,S,2]
+    a, b = r[:-1], r[1:]
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]  # |a||b| sin(dθ)
+    dot = (a * b).sum(-1)
+    angle = torch.atan2(cross, dot)  # [T-1,S] per-point angle step, exact for any step below pi
+    w = a.norm(dim=-1) * b.norm(dim=-1)
+    return float((angle * w).sum() / w.sum().clamp_min(1e-12))
+
+
+def vocabulary(extra_names: list[str], background_terms: list[str]) -> list[str]:
+    """Every known noun (OBJECTS + extra), bare and with every named colour, then the background terms."""
+    from worldsim.colors import COLORS
+    from worldsim.objects import OBJECTS
+
+    names = list(dict.fromkeys([*OBJECTS, *(n.lower() for n in extra_names if n)]))
+    texts = [*names, *(f"{c} {n}" for n in names for c in COLORS)]
+    return list(dict.fromkeys([*texts, *(" ".join(t.split()) for t in background_terms if t.strip())]))
+
+
+def target_texts(name: str, color: str | None, texts: list[str]) -> list[int]:
+    """Indices of the vocabulary texts that name the target: '{color} {name}', or '{name}' in any colour."""
+    from worldsim.colors import COLORS
+
+    name = name.lower()
+    if color:
+        return [texts.index(f"{color.lower()} {name}")]
+    return [i for i, t in enumerate(texts) if t == name or (t.endswith(" " + name) and t[: -len(name) - 1] in COLORS)]
+
+
+class Field4DAnswerer(Stage):
+    kind = "answerer"
+    name = "field-4d"
+    description = ("Model-free baseline: select the target's Gaussians by text in the reconstructed feature field, "
+                   "follow them through time from the input camera, classify direction, rotation and count")
+    Config = Field4DConfig
+
+    def run(self, items: list[QAItem], inputs: ScoreInput, mode: str = "direct", free_form: bool = False) -> list[str]:
+        if not items:
+            return []
+        field4d = self.load(inputs, [str(it.target.get("name", "")) for it in items])
+        return [self.answer(item, field4d.observe(item), free_form) for item in items]
+
+    def load(self, inputs: ScoreInput, extra_names: list[str]) -> "FeatureField4D":
+        import torch
+
+        from plugins.feature_field_editor.select import Query, query_probabilities
+        from plugins.feature_field_editor.stage import _text_encoder
+        from plugins.feature_gs.decoders import DecoderSet
+        from worldsim.colors import canonical_color
+        from worldsim.types import Camera, GaussianScene
+
+        cfg: Field4DConfig = self.config
+        rec = inputs.reconstruction
+        if rec is None:
+            raise InputError("answerer 'field-4d' needs a reconstruction (a run made with a reconstructor such as "
+                             "feature-4dgs); this run has none")
+        run_dir = Path(inputs.run_dir)
+        scene_path, dec_path = run_dir / rec.scene, run_dir / rec.decoders
+        for what, path in (("scene", scene_path), ("decoders", dec_path)):
+            if not path.is_file():
+                raise InputError(f"answerer 'field-4d': the {what} file '{path}' does not exist; is the run folder complete?")
+        scene, decoders = GaussianScene.load(scene_path), DecoderSet.load(dec_path)
+        if scene.features is None:
+            raise InputError(f"answerer 'field-4d': the scene '{scene_path}' has no latent features; reconstruct with a feature teacher")
+        if cfg.teacher not in decoders:
+            raise InputError(f"answerer 'field-4d': no decoder for teacher '{cfg.teacher}' in '{dec_path}'; "
+                             f"decoders: {', '.join(decoders) or 'none'}")
+        camera = Camera.model_validate(input_camera(inputs))
+        names = [*(o.name for o in inputs.plan.objects), *extra_names]
+        texts = vocabulary(names, cfg.background_terms)
+        probs = query_probabilities(scene.features, decoders[cfg.teacher], _text_encoder(cfg.teacher),
+                                    [Query(label=t, texts=(t,)) for t in texts], cfg.temperature)  # [N,len(texts)]
+        with torch.no_grad():
+            frames = [scene.at_frame(t)[0] for t in range(scene.num_frames)]  # T x [N,3]
+        return FeatureField4D(cfg=cfg, scene=scene, camera=camera, texts=texts, probs=probs,
+                              positions=torch.stack(frames), canonical_color=canonical_color)
+
+    def answer(self, item: QAItem, obs: Observation, free_form: bool) -> str:
+        target = obs.target
+        asked = opts.asked_kind(item.choices) if item.choices else None
+        asked = asked or {"translational": "direction", "rotational": "rotation", "counting": "count"}.get(item.question_type, "direction")
+        if asked == "count":
+            direction = item.target.get("direction")
+            decision = ("count", obs.count(direction) if obs.present else 0)
+        elif not obs.present:
+            decision = ("absent", None)
+        elif asked == "rotation":
+            decision = ("rotation", obs.rotation())
+        else:
+            decision = ("direction", obs.direction())
+        if free_form or not item.choices:
+            return sentence(target, decision)
+        letter = opts.pick(item.choices, *decision)
+        if letter is None and decision[0] == "absent":  # no 'there is no ...' option: the nearest is 'not moving' / 'not rotating' / 0
+            letter = opts.pick(item.choices, "rotation", "none") or opts.pick(item.choices, "direction", "none") or opts.pick(item.choices, "count", 0)
+        if letter is None:
+            return sentence(target, decision)
+        return opts.answer_text(item.choices, letter)
+
+
+def sentence(target: str, decision: tuple[str, object]) -> str:
+    kind, value = decision
+    if kind == "absent":
+        return f"There is no {target} in the video."
+    if kind == "count":
+        return f"{value}"
+    if kind == "rotation":
+        return f"The {target} is not rotating." if value == "none" else f"The {target} is rotating {value}."
+    return f"The {target} is not moving." if value == "none" else f"The {target} is moving {value}."
+
+
+@dataclass
+class FeatureField4D:
+    cfg: Field4DConfig
+    scene: object  # GaussianScene
+    camera: object  # Camera
+    texts: list[str]
+    probs: object  # [N,V] p(text | Gaussian)
+    positions: object  # [T,N,3] world positions per frame
+    canonical_color: object
+
+    def observe(self, item: QAItem) -> Observation:
+        import torch
+
+        name = str(item.target.get("name") or "").strip()
+        if not name:
+            raise InputError(f"question '{item.id}' has no target name (target={item.target!r}); field-4d needs target.name")
+        color = item.target.get("color")
+        color = self.canonical_color(color) if color else None
+        label = f"{color} {name}" if color else name
+        cols = target_texts(name, color, self.texts)
+        p = self.probs[:, cols].sum(dim=1)  # [N]
+        selected = torch.nonzero(p >= self.cfg.min_probability).flatten()
+        obs = Observation(target=label, selected=int(selected.numel()), p_max=float(p.max()))
+        if selected.numel() < self.cfg.min_gaussians:
+            return obs
+        for members in self.instances(selected):
+            obs.instances.append(self.track(members))
+        return obs
+
+    def instances(self, selected) -> list:
+        """Selected Gaussian indices grouped into object instances (module docstring, step 3)."""
+        import torch
+
+        dominant = self.scene.weights[selected].argmax(dim=1)
+        groups = [selected[dominant == b] for b in torch.unique(dominant)]
+        largest = max(len(g) for g in groups)
+        groups = [g for g in groups if len(g) >= max(self.cfg.min_group_share * largest, 2)]
+        merged = True
+        while merged and len(groups) > 1:
+            merged = False
+            stats = []
+            for g in groups:
+                pts = self.positions[:, g]  # [T,S,3]
+                c = pts.mean(dim=1)  # [T,3]
+                stats.append((c, (pts - c[:, None]).norm(dim=-1).median()))
+            for i in range(len(groups)):
+                for j in range(i + 1, len(groups)):
+                    gap = (stats[i][0] - stats[j][0]).norm(dim=-1).max()
+                    if gap < self.cfg.merge_factor * 0.5 * (stats[i][1] + stats[j][1]):
+                        groups[i] = torch.cat([groups[i], groups[j]])
+                        del groups[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        return sorted(groups, key=lambda g: int(g.min()))
+
+    def track(self, members) -> Instance:
+        import numpy as np
+
+        T = self.positions.shape[0]
+        pts = self.positions[:, members].reshape(-1, 3).numpy()
+        xy, _ = self.camera.project(pts)
+        xy = xy.reshape(T, len(members), 2)  # [T,S,2] normalised image coordinates
+        centre = np.median(xy, axis=1)  # [T,2]
+        k = max(1, int(round(self.cfg.edge_fraction * T)))
+        dx, dy = (centre[-k:].mean(0) - centre[:k].mean(0)).tolist()
+        omega = angular_velocity(xy)
+        rotation = "none" if abs(omega) < self.cfg.rotation_threshold else ("counter-clockwise" if omega > 0 else "clockwise")
+        return Instance(gaussians=len(members), displacement=(dx, dy), direction=direction_of(dx, dy, self.cfg.still_threshold),
+                        angular_velocity=omega, rotation=rotation)
+
+
+def input_camera(inputs: ScoreInput) -> dict:
+    """The input camera of the run: the generator's labels.json 'camera' (the camera the reconstruction was fitted from)."""
+    video = inputs.video
+    if video is None or not video.labels:
+        raise InputError("answerer 'field-4d' needs the input camera, from the generator's labels.json; this run's video has no labels")
+    path = Path(inputs.run_dir) / video.labels
+    if not path.is_file():
+        raise InputError(f"answerer 'field-4d': labels file '{path}' does not exist")
+    labels = json.loads(path.read_text())
+    if "camera" not in labels:
+        raise InputError(f"answerer 'field-4d': '{path}' has no 'camera'; field-4d projects through the input camera")
+    return labels["camera"]
