@@ -1,0 +1,126 @@
+"""`vlm4d-qa` scorer: VLM4D-style spatiotemporal questions about the generated clip, asked to an answerer,
+judged, and aggregated into accuracy overall, per question type, per prompt mode and per variant.
+
+Answerers are stages of kind `answerer`, named by `answerer` and configured by `answerer_config`; the scorer
+calls, for each configured prompt mode (and once more with `free_form=True` when `free_form` is set):
+
+    Answerer.run(self, items: list[QAItem], inputs: ScoreInput, mode: str = "direct", free_form: bool = False) -> list[str]
+
+`items` are the questions (choices, answer letter, free-form text, `target`), `inputs` the run's plan, seed
+and outputs (paths relative to `inputs.run_dir`); it returns one raw text answer per item, in order. With
+`free_form=True` the answerer answers `item.free_form` without choices.
+
+Writes `scores/qa_questions.json` (VLM4D JSON list: id, video, question_type, question, choices, answer)
+and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics stored as run.json
+`metrics.qa`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from worldsim import registry
+from worldsim.artifacts import atomic_write_json, atomic_write_text
+from worldsim.errors import ConfigError, StageFailedError, UnknownStageError
+from worldsim.registry import Stage, StageConfig
+from worldsim.types import ScoreInput
+from worldsim.types.qa import PROMPT_MODES, QUESTION_TYPES
+
+QUESTIONS_FILE = "qa_questions.json"
+ANSWERS_FILE = "qa_answers.jsonl"
+
+
+class VLM4DQAConfig(StageConfig):
+    answerer: str = Field("field-4d", description="answerer stage that answers the questions (kind 'answerer')")
+    answerer_config: dict = Field(default_factory=dict, description="the answerer's own settings")
+    modes: list[str] = Field(default_factory=lambda: ["direct"], description="prompt modes to ask in: direct, cot")
+    free_form: bool = Field(False, description="also ask each question's free-form variant (judged by choice words, then MiniLM ranking)")
+    question_types: list[str] = Field(default_factory=lambda: list(QUESTION_TYPES),
+                                      description="question types to ask: translational, rotational, counting, false_positive")
+    judge: Literal["rules", "llm"] = Field("rules", description="rules: letter extraction + embedding ranking; llm: a LangChain chat model reads each answer")
+    judge_model: dict = Field(default_factory=dict, description="chat model for judge=llm, as the langchain parser's settings "
+                              "(model 'provider:name', or base_url + model, api_key_env, temperature, timeout_s)")
+    embedding_fallback: bool = Field(False, description="multiple-choice answers with no readable choice: rank the choices by embedding")
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, modes: list[str]) -> list[str]:
+        bad = [m for m in modes if m not in PROMPT_MODES]
+        if bad or not modes:
+            raise ConfigError(f"scorer 'vlm4d-qa': modes={modes!r}: unknown prompt mode {bad[0]!r}; accepted: {', '.join(PROMPT_MODES)}"
+                              if bad else f"scorer 'vlm4d-qa': modes is empty; accepted: {', '.join(PROMPT_MODES)}")
+        return list(dict.fromkeys(modes))
+
+    @field_validator("question_types")
+    @classmethod
+    def _known_types(cls, types: list[str]) -> list[str]:
+        bad = [t for t in types if t not in QUESTION_TYPES]
+        if bad or not types:
+            raise ConfigError(f"scorer 'vlm4d-qa': question_types={types!r}: accepted: {', '.join(QUESTION_TYPES)}")
+        return types
+
+    @model_validator(mode="after")
+    def _answerer_exists(self) -> "VLM4DQAConfig":
+        answerer_info(self.answerer).cls.make_config(self.answerer_config)
+        return self
+
+
+def answerer_info(name: str):
+    try:
+        return registry.get_stage_info("answerer", name)
+    except UnknownStageError as exc:
+        raise ConfigError(f"scorer 'vlm4d-qa': answerer={name!r}: {exc}") from None
+
+
+def scene_id(run_dir: str | Path) -> str:
+    """The run id of a (partial) run folder: '.20260101-red-ball-s0.partial' -> '20260101-red-ball-s0'."""
+    return re.sub(r"\.partial$", "", Path(run_dir).name).lstrip(".")
+
+
+class VLM4DQAScorer(Stage):
+    kind = "scorer"
+    name = "vlm4d-qa"
+    description = "VLM4D-style spatiotemporal QA: exact questions from the labels, asked to an answerer, judged, accuracy per category"
+    Config = VLM4DQAConfig
+    metrics_key = "qa"
+
+    def run(self, inputs: ScoreInput, out_dir: Path) -> dict:
+        from .judge import LLMJudge, accuracy, judge
+        from .questions import generate_questions, to_vlm4d
+
+        cfg: VLM4DQAConfig = self.config
+        if inputs.video is None:
+            raise ConfigError("scorer 'vlm4d-qa' needs a generator before it in the config's stages")
+        out_dir = Path(out_dir)
+        run_dir = Path(inputs.run_dir)
+        labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else None
+        items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
+                                   scene_id=scene_id(run_dir))
+        items = [it for it in items if it.question_type in cfg.question_types]
+        atomic_write_json(out_dir / QUESTIONS_FILE, [to_vlm4d(it) for it in items])
+
+        answerer = registry.get_stage("answerer", cfg.answerer, cfg.answerer_config)
+        llm = LLMJudge.from_config(cfg.judge_model) if cfg.judge == "llm" else None
+        records = []
+        for mode in cfg.modes:
+            for free_form in (False, True) if cfg.free_form else (False,):
+                raws = list(answerer.run(items, inputs, mode=mode, free_form=free_form)) if items else []
+                if len(raws) != len(items):
+                    raise StageFailedError(f"answerer '{cfg.answerer}' returned {len(raws)} answers for {len(items)} questions "
+                                           f"(mode {mode}, free_form {free_form})")
+                records += judge(items, raws, mode=mode, free_form=free_form, llm=llm, embedding_fallback=cfg.embedding_fallback)
+        atomic_write_text(out_dir / ANSWERS_FILE, "".join(r.model_dump_json() + "\n" for r in records))
+        return {
+            **accuracy(records),
+            "questions": len(items),
+            "answer_source": "labels" if labels else "plan",
+            "answerer": cfg.answerer,
+            "judge": "rules" if llm is None else f"llm:{llm.name}",
+            "modes": cfg.modes,
+            "free_form": cfg.free_form,
+        }
