@@ -56,7 +56,7 @@ MOVING = tuple(d for d in DIRECTIONS if d != "none")
 # Colours an absent object may be given: no neutrals (they resemble the ground, sky and shading).
 ABSENT_COLORS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan", "magenta", "lime",
                  "teal", "brown", "navy", "maroon", "gold")
-MIN_COLOR_DISTANCE = 0.35  # RGB distance an absent object's colour keeps from every colour in the scene
+MIN_COLOR_DISTANCE = 0.55  # RGB distance an absent object's colour keeps from every colour in the scene
 
 
 @dataclass
@@ -143,8 +143,9 @@ def _absent_object(groups: list[Group], rng: random.Random) -> tuple[str, str]:
     names = {g.name for g in groups}
     families = {object_kind(g.name).family for g in groups}
     nouns = sorted(n for n in OBJECTS if n not in names and OBJECTS[n].family not in families)
-    if not nouns:
-        nouns = sorted(n for n in OBJECTS if n not in names)
+    if not nouns:  # every family is in the scene: at least no noun of the same kind ('plane' for 'airplane')
+        kinds = {(object_kind(n).family, object_kind(n).size) for n in names}
+        nouns = sorted(n for n in OBJECTS if n not in names and (OBJECTS[n].family, OBJECTS[n].size) not in kinds)
     scene_rgb = [COLORS[c] for c in (canonical_color(g.color) for g in groups if g.color) if c]
     dist = lambda a, b: sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
     colors = [c for c in ABSENT_COLORS if all(dist(COLORS[c], s) >= MIN_COLOR_DISTANCE for s in scene_rgb)]

@@ -159,3 +159,13 @@ def test_rotation_sense_matches_the_tracked_gaussians(spinning_cube, rolling_rig
     _, left_labels, _ = tiny_clip(tmp_path, left_plan, seed=5)
     rot = by_type(generate_questions(left_plan, left_labels, 5, "v.mp4", "procedural"), "rotational")[0]
     assert rot.target["rotation"] == _sense_seen(tmp_path / "scene.safetensors", left_labels, 1) == "counter-clockwise"
+
+
+def test_absent_object_is_no_synonym_when_every_shape_family_is_in_the_scene():
+    nouns = ["ball", "box", "man", "bird", "widget"]  # sphere, box, elongated, hull, generic (unknown noun)
+    for seed in range(20):
+        plan = Plan(mode="generate", text="many things", objects=tuple(ObjectSpec(name=n, color="red") for n in nouns) +
+                    (ObjectSpec(name="plane", color="blue"),), motion=MotionSpec(direction="right"))
+        fp = by_type(generate_questions(plan, None, seed, "v.mp4", "x"), "false_positive")[0]
+        assert fp.target["name"] not in {*nouns, "plane", "airplane", "person", "woman"}
+        assert fp.target["color"] not in {"red", "blue", "maroon", "navy"}
