@@ -10,10 +10,12 @@ For each question about a target (item.target: name, colour, and for counting th
    colour of "ball"); the selection is the Gaussians where that mass is >= `min_probability`. Nothing
    is read from labels.json but the input camera.
 2. Presence. Fewer than `min_gaussians` selected: the target is absent (a false-positive question).
-3. Instances. Selected Gaussians are grouped by their dominant motion basis; groups smaller than
-   `min_group_share` of the largest are dropped, and groups whose 3D centroids stay within
-   `merge_factor` x their mean radius of each other in every frame are merged (one object
-   reconstructed with several bases).
+3. Instances. Selected Gaussians are linked when they stay nearer than `link_factor` x the selection's
+   median nearest-neighbour distance in every frame (what moves together and touches is one object;
+   copies moving side by side stay apart); the connected components are the instances, and components
+   smaller than `min_group_share` of the largest (stray Gaussians) are dropped. Motion bases are not
+   used to group: the reconstruction gives each instance several, and static objects drift into the
+   shared static basis.
 4. Per instance, the Gaussians' positions at every frame (GaussianScene.at_frame) are projected with the
    input camera into normalised image coordinates (x right, y down):
    direction  the displacement of the median point between the mean of the first and of the last
@@ -52,7 +54,8 @@ class Field4DConfig(StageConfig):
     min_probability: float = Field(0.5, gt=0, lt=1, description="a Gaussian is the target's when the target's texts hold this much probability")
     min_gaussians: int = Field(10, ge=1, description="fewer selected Gaussians than this: the target is absent")
     min_group_share: float = Field(0.25, gt=0, le=1, description="an instance needs this share of the largest instance's Gaussians")
-    merge_factor: float = Field(1.5, gt=0, description="bases whose centroids stay within this x their mean radius are one instance")
+    link_factor: float = Field(2.5, gt=0, description="Gaussians nearer than this x the selection's median nearest-neighbour "
+                               "distance in every frame belong to one instance")
     edge_fraction: float = Field(0.25, gt=0, le=0.5, description="share of frames averaged at each end for the displacement")
     still_threshold: float = Field(0.06, gt=0, lt=1, description="displacement (frame fractions) below which an object is 'not moving'")
     rotation_threshold: float = Field(0.05, gt=0, description="mean angular speed (rad/frame) below which an object is 'not rotating'")
@@ -256,28 +259,22 @@ class FeatureField4D:
         """Selected Gaussian indices grouped into object instances (module docstring, step 3)."""
         import torch
 
-        dominant = self.scene.weights[selected].argmax(dim=1)
-        groups = [selected[dominant == b] for b in torch.unique(dominant)]
+        pts = self.positions[:, selected]  # [T,S,3]
+        d = torch.cdist(pts, pts)  # [T,S,S]
+        mid = d[d.shape[0] // 2].clone()
+        mid.fill_diagonal_(float("inf"))
+        link = self.cfg.link_factor * float(mid.min(dim=1).values.median())
+        adjacent = (d < link).all(dim=0)  # [S,S] near each other in every frame
+        labels = torch.arange(len(selected))
+        while True:  # connected components: propagate the smallest label to neighbours until stable
+            spread = torch.where(adjacent, labels[None, :], len(selected)).min(dim=1).values
+            spread = torch.minimum(spread, labels)
+            if torch.equal(spread, labels):
+                break
+            labels = spread
+        groups = [selected[labels == k] for k in torch.unique(labels)]
         largest = max(len(g) for g in groups)
         groups = [g for g in groups if len(g) >= max(self.cfg.min_group_share * largest, 2)]
-        merged = True
-        while merged and len(groups) > 1:
-            merged = False
-            stats = []
-            for g in groups:
-                pts = self.positions[:, g]  # [T,S,3]
-                c = pts.mean(dim=1)  # [T,3]
-                stats.append((c, (pts - c[:, None]).norm(dim=-1).median()))
-            for i in range(len(groups)):
-                for j in range(i + 1, len(groups)):
-                    gap = (stats[i][0] - stats[j][0]).norm(dim=-1).max()
-                    if gap < self.cfg.merge_factor * 0.5 * (stats[i][1] + stats[j][1]):
-                        groups[i] = torch.cat([groups[i], groups[j]])
-                        del groups[j]
-                        merged = True
-                        break
-                if merged:
-                    break
         return sorted(groups, key=lambda g: int(g.min()))
 
     def track(self, members) -> Instance:
