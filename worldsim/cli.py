@@ -178,6 +178,48 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    from tqdm import tqdm
+
+    from worldsim.batch import run_batch
+
+    bar = tqdm(desc="worldsim batch", unit="scene", disable=args.json or None, file=sys.stderr)
+
+    def progress(result, done, total):
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(result["status"] if result["id"] else "resumed", refresh=False)
+        bar.refresh()
+
+    try:
+        summary = run_batch(args.spec, args.out, progress=progress, runner=args.runner, workers=args.workers,
+                            dask_address=args.dask_address)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"dataset: {args.out}\n  {summary['scenes']} scenes {summary['splits']}; synthesized {summary['synthesized']}, "
+              f"recovered {summary['recovered']}, already done {summary['skipped']}; {summary['wall_s']:.1f} s"
+              + (f", {summary['scenes_per_hour']:.0f} scenes/hour" if summary["scenes_per_hour"] else ""))
+    return 0
+
+
+def cmd_dataset_validate(args) -> int:
+    from worldsim.io.datasets import validate_dataset
+
+    counts = validate_dataset(args.dir)
+    print(json.dumps(counts) if args.json else f"valid: {args.dir} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    return 0
+
+
+def cmd_dataset_card(args) -> int:
+    from pathlib import Path
+
+    print((Path(args.dir) / "README.md").read_text() if (Path(args.dir) / "README.md").is_file() else "", end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from worldsim.hookspecs import STAGE_KINDS
 
@@ -239,6 +281,28 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Reuses a healthy Prefect server at the configured URL (127.0.0.1) or starts one with "
                                     "SQLite under .prefect/, then serves deployments until interrupted.")
     sv.set_defaults(func=cmd_serve)
+
+    ba = sub.add_parser("batch", help="synthesize a dataset from a batch spec (resumable; no server needed)",
+                        description="Draws the spec's scenes, runs each as a worldsim run under DIR/runs/, and writes videos/, "
+                                    "ShareGPT JSONL + dataset_info.json, VLM4D JSON, dense records, README.md card and manifest.json. "
+                                    "Re-running skips finished scenes and redoes interrupted ones.")
+    ba.add_argument("spec", metavar="SPEC", help="batch spec YAML, e.g. configs/batch/example.yaml")
+    ba.add_argument("--out", required=True, metavar="DIR", help="the dataset folder (created; reused to resume)")
+    ba.add_argument("--runner", choices=("threads", "dask", "none"), default=None, help="parallel scenes on threads, a Dask cluster, or none (default: the spec's)")
+    ba.add_argument("--workers", type=int, default=None, metavar="N", help="parallel scenes (default: the spec's)")
+    ba.add_argument("--dask-address", default=None, metavar="URL", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
+    ba.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    ba.set_defaults(func=cmd_batch)
+
+    ds = sub.add_parser("dataset", help="check or show a dataset made by `worldsim batch`")
+    dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    dv = dsub.add_parser("validate", help="check every record, file and sha256; exit 2 naming the first bad file")
+    dv.add_argument("dir", metavar="DIR", help="the dataset folder")
+    dv.add_argument("--json", action="store_true", help="print the counts as JSON")
+    dv.set_defaults(func=cmd_dataset_validate)
+    dc = dsub.add_parser("card", help="print the dataset card (README.md)")
+    dc.add_argument("dir", metavar="DIR", help="the dataset folder")
+    dc.set_defaults(func=cmd_dataset_card)
     return p
 
 
