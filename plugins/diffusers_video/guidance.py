@@ -154,7 +154,8 @@ def sigma_t(scheduler, timestep) -> float:
 
     t = float(timestep.item() if isinstance(timestep, torch.Tensor) else timestep)
     alphas = getattr(scheduler, "alphas_cumprod", None)
-    if alphas is not None and "FlowMatch" not in type(scheduler).__name__:
+    flow = _is_flow_matching(scheduler)
+    if alphas is not None and not flow:
         idx = int(round(t))
         idx = min(max(idx, 0), len(alphas) - 1)
         abar = float(alphas[idx])
@@ -165,10 +166,17 @@ def sigma_t(scheduler, timestep) -> float:
                           "Directional Motion Control cannot scale its update")
     idx = int(torch.argmin((torch.as_tensor(timesteps, dtype=torch.float64) - t).abs()))
     s = float(sigmas[idx])
-    if "FlowMatch" in type(scheduler).__name__:
+    if flow:
         s = min(s, 0.999)
         return s / (1 - s)
     return s
+
+
+def _is_flow_matching(scheduler) -> bool:
+    """FlowMatch* schedulers, and multistep ones run on flow sigmas (Wan's UniPC: use_flow_sigmas, flow_prediction)."""
+    config = getattr(scheduler, "config", {})
+    return ("FlowMatch" in type(scheduler).__name__ or bool(config.get("use_flow_sigmas", False))
+            or config.get("prediction_type") == "flow_prediction")
 
 
 def guide_latents(latents, forward_fn: Callable, recorder, phrase_boxes, grid: tuple[int, int, int], sigma: float,
