@@ -63,3 +63,13 @@ def tiny_clip(out_dir: Path, plan: Plan | None = None, seed: int = 0, **override
     video = ProceduralGenerator({**TINY_GENERATOR, **overrides}).run(plan or tiny_plan(), seed=seed, out_dir=out_dir)
     labels = json.loads((out_dir / "labels.json").read_text())
     return video, labels, load_file(str(out_dir / "labels.safetensors"))
+
+
+def tiny_batch_spec(**fields) -> dict:
+    """A batch spec (worldsim.types.batch.BatchSpec fields) with the tiny generator settings: seconds for a few scenes."""
+    spec = {"name": "tiny", "seed": 3, "num_scenes": 6, "objects": ["ball", "car"], "colors": ["red", "blue"],
+            "counts": [1, 2], "directions": ["left", "right", "none"], "speeds": ["slow", "fast"],
+            "stages": ["parser", "generator"], "settings": {"generator": dict(TINY_GENERATOR)},
+            "splits": {"train": 0.5, "val": 0.25, "test": 0.25, "holdout_objects": ["car"]}, "runner": "none", "workers": 1}
+    spec.update(fields)
+    return spec
