@@ -26,6 +26,16 @@ NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", 
 TOWARDS = {"left": "left", "right": "right", "top": "up", "bottom": "down", "up": "up", "down": "down"}
 # "from (the) left to (the) right" names only where it goes
 FROM_TO = re.compile(r"\bfrom (?:the )?(?:left|right|top|bottom)(?: side)? (?:to|towards|toward) (?:the )?(left|right|top|bottom)\b")
+# Everyday words for what the choice texts say (applied after lower-casing and punctuation removal).
+SYNONYMS = [(re.compile(p), r) for p, r in (
+    (r"\b(?:does not|doesn't|did not|didn't|do not|don't) (?:rotate|spin|turn)\b|\bnot (?:spinning|turning)\b", "not rotating"),
+    (r"\b(?:does not|doesn't|did not|didn't|do not|don't) move\b|\b(?:stationary|motionless|static)\b"
+     r"|\b(?:stays|stay|remains|remain|stands|stand) (?:still|put|in place|where it is|where they are)\b", "not moving"),
+    (r"\b(?:top|upper|upward|upwards)\b", "up"),
+    (r"\b(?:bottom|lower|downward|downwards)\b", "down"),
+    (r"\b(?:leftward|leftwards)\b", "left"),
+    (r"\b(?:rightward|rightwards)\b", "right"),
+)]
 NONE_OF_THEM = re.compile(r"\bnone of (?:the |these |those )?(?:options|choices|answers|above|them)\b", re.I)
 _L = r"[\(\[\*\s]*(?:option|choice)?[\s\(\[\*]*"  # what may sit between a cue and its letter
 _LETTER = r"([A-Da-d])(?![A-Za-z0-9'])"
@@ -49,7 +59,10 @@ def normalize(text: str) -> str:
     t = text.lower().replace("anticlockwise", "counter clockwise").replace("counterclockwise", "counter clockwise")
     t = re.sub(r"[^a-z0-9']+", " ", t)
     t = " ".join(NUMBER_WORDS.get(w, w) for w in t.split())
-    return FROM_TO.sub(lambda m: TOWARDS[m.group(1)], t)
+    t = FROM_TO.sub(lambda m: TOWARDS[m.group(1)], t)
+    for pattern, replacement in SYNONYMS:
+        t = pattern.sub(replacement, t)
+    return t
 
 
 def key_phrases(choice: str) -> tuple[str, list[str]]:

@@ -18,6 +18,9 @@ STILL_BELOW = 0.03  # displacement (frame fractions) under which an object is "n
 MOVING_ABOVE = 0.08  # displacement over which it is clearly moving; in between: ambiguous
 SECTOR_MARGIN_DEG = 15.0  # largest accepted angle between the heading and the nearest of the 8 directions
 MIN_AXIS_VIEW = 0.05  # |spin axis . viewing axis| under which the image shows no clear rotation sense
+# ... and under which a translating object's perspective shear can outweigh the turn it shows (a spin about
+# the vertical axis, seen from a camera a few degrees above the ground, while the object also travels)
+MIN_AXIS_VIEW_MOVING = 0.5
 MAX_STEP_RAD = 0.9 * math.pi  # larger per-frame rotations alias (the sense seen can flip)
 
 HEADINGS = {d: math.degrees(math.atan2(v[1], v[0])) for d, v in DIRECTION_VECTORS.items() if d != "none"}
@@ -60,7 +63,7 @@ def axis_in_camera(axis, viewmat) -> tuple[float, float, float]:
     return tuple(sum(R[i][j] * axis[j] for j in range(3)) for i in range(3))
 
 
-def rotation_sense(spin_axis, angular_speed: float, viewmat) -> str:
+def rotation_sense(spin_axis, angular_speed: float, viewmat, translating: bool = False) -> str:
     """"clockwise" / "counter-clockwise" as seen in the image, "none" when it does not rotate, or AMBIGUOUS.
 
     A right-handed rotation about the camera's +z (pointing away from the viewer) moves image point
@@ -73,6 +76,6 @@ def rotation_sense(spin_axis, angular_speed: float, viewmat) -> str:
     if abs(angular_speed) > MAX_STEP_RAD:
         return AMBIGUOUS
     z = axis_in_camera([a / norm for a in spin_axis], viewmat)[2]
-    if abs(z) < MIN_AXIS_VIEW:
+    if abs(z) < (MIN_AXIS_VIEW_MOVING if translating else MIN_AXIS_VIEW):
         return AMBIGUOUS
     return "clockwise" if angular_speed * z > 0 else "counter-clockwise"

@@ -93,8 +93,10 @@ def _groups_from_labels(labels: dict) -> list[Group]:
     for obj in labels["objects"]:
         g = groups.setdefault((obj["name"], obj.get("color")), Group(obj["name"], obj.get("color")))
         g.ids.append(int(obj["id"]))
-        g.directions.append(measured_direction(obj["frames"]))
-        g.rotations.append(rotation_sense(obj.get("spin_axis", (0, 0, 0)), obj.get("angular_speed_rad_per_frame", 0.0), viewmat))
+        heading = measured_direction(obj["frames"])
+        g.directions.append(heading)
+        g.rotations.append(rotation_sense(obj.get("spin_axis", (0, 0, 0)), obj.get("angular_speed_rad_per_frame", 0.0), viewmat,
+                                          translating=heading != "none"))
         d = displacement(obj["frames"])
         g.displacements.append(None if d is None else [round(d[0], 4), round(d[1], 4)])
     return list(groups.values())

@@ -28,6 +28,10 @@ def item(qid="s-translational-0", qtype="translational", question="What directio
     ("The ball is not moving left, it is moving right.", ("C", "option-text")),
     ("It starts on the left and ends on the right, so it is moving right.", ("C", "option-text")),
     ("It is moving from left to right.", ("C", "option-text")),
+    ("It drifts rightwards.", ("C", "option-text")),
+    ("It stays where it is the whole time.", ("D", "option-text")),
+    ("The ball is stationary.", ("D", "option-text")),
+    ("The ball is not stationary; it rolls to the right.", ("C", "option-text")),
     ("The ball is not moving.", ("D", "option-text")),
     ("There is no red ball in the video.", ("B", "option-text")),
     ("None of the options fit what I see.", (None, "none-of-the-options")),
@@ -45,6 +49,7 @@ def test_extract_letter_direction_choices(text, expected):
     ("It spins clockwise.", "A"),
     ("The cube spins clockwise, not counter-clockwise.", "A"),
     ("it is not rotating clockwise", None),  # could mean either of two choices
+    ("The cube does not turn at all.", "C"),
 ])
 def test_longer_choice_text_wins_and_negations_do_not_count(text, expected):
     assert extract_letter(text, SPIN)[0] == expected
@@ -54,6 +59,9 @@ def test_counts_read_as_numbers():
     assert extract_letter("There are three balls.", COUNT) == ("A", "option-text")
     assert extract_letter("Answer: 4 balls", COUNT)[0] == "C"
     assert match_option_text("I count 2 balls, no wait, 4", COUNT) == (None, "")
+    diag = {"A": "moving up and to the left", "B": "not moving", "C": "there is no blue truck", "D": "moving down and to the right"}
+    assert match_option_text("It goes diagonally towards the top-left corner.", diag) == ("A", "option-text")
+    assert match_option_text("The truck is moving down-right.", diag) == ("D", "option-text")
 
 
 def test_embedding_ranking_picks_the_paraphrase():

@@ -127,6 +127,10 @@ def test_measurement_thresholds():
     assert rotation_sense([0, 0, 1], 0.0, view) == "none"
     assert rotation_sense([0, 0, -1], 0.5, view) == "clockwise"  # axis away from the viewer
     assert rotation_sense([0, 0, -1], 3.1, view) == AMBIGUOUS  # aliased
+    tilted = Camera.look_at((0, 1.6, 5.5), (0, 0.8, 0), 32, 32, 40).viewmat  # the procedural camera
+    assert rotation_sense([0, 1, 0], 0.5, tilted) == "counter-clockwise"  # seen from slightly above
+    assert rotation_sense([0, 1, 0], 0.5, tilted, translating=True) == AMBIGUOUS  # perspective shear could win
+    assert rotation_sense([0, 0, 1], 0.5, tilted, translating=True) == "counter-clockwise"  # rolling left
 
 
 def _sense_seen(scene_path, labels, instance):
