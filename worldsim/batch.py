@@ -98,7 +98,7 @@ def load_spec(source: str | os.PathLike | dict | BatchSpec, **overrides: Any) ->
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             got = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
-            problems.append(f"{_where(err['loc'])}: {msg}{got}")
+            problems.append(f"{_where(err['loc'])}: {msg}{got}" if err["loc"] else msg)
         raise ConfigError(f"batch spec '{name}': " + "; ".join(problems)) from None
 
 

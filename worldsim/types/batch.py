@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from worldsim.types.plan import Direction, Speed
 
@@ -12,6 +12,31 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 TaskRunnerName = Literal["threads", "dask", "none"]
 # Fields that say how to run a batch, not what it contains: they may change between a run and its resume.
 EXECUTION_FIELDS: tuple[str, ...] = ("runner", "workers", "dask_address")
+
+
+def _object_noun(noun: str) -> str:
+    from worldsim.errors import one_line
+    from worldsim.objects import OBJECTS
+
+    key = noun.strip().lower()
+    if key not in OBJECTS:
+        raise ValueError(f"unknown object '{noun}'; accepted: {one_line(OBJECTS, limit=len(OBJECTS))}")
+    return key
+
+
+def _color_name(name: str) -> str:
+    from worldsim.colors import COLORS, canonical_color
+    from worldsim.errors import one_line
+
+    key = canonical_color(name)
+    if key is None:
+        raise ValueError(f"unknown colour '{name}'; accepted: {one_line(COLORS, limit=len(COLORS))}")
+    return key
+
+
+Count = Annotated[int, Field(ge=1, le=16)]
+ObjectNoun = Annotated[str, AfterValidator(_object_noun)]
+ColorName = Annotated[str, AfterValidator(_color_name)]
 
 
 class SplitSpec(BaseModel):
@@ -22,7 +47,7 @@ class SplitSpec(BaseModel):
     train: float = Field(0.8, ge=0.0, le=1.0, description="fraction of the (non-held-out) scenes in train")
     val: float = Field(0.1, ge=0.0, le=1.0, description="fraction in val")
     test: float = Field(0.1, ge=0.0, le=1.0, description="fraction in test")
-    holdout_objects: list[str] = Field(default_factory=list, description="object nouns whose scenes all go to "
+    holdout_objects: list[ObjectNoun] = Field(default_factory=list, description="object nouns whose scenes all go to "
                                        "`holdout_split` and never to train (an unseen-category test)")
     holdout_split: Literal["val", "test"] = Field("test", description="the split that receives held-out categories")
 
@@ -34,7 +59,6 @@ class SplitSpec(BaseModel):
         return self
 
 
-Count = Annotated[int, Field(ge=1, le=16)]
 
 
 class BatchSpec(BaseModel):
@@ -47,8 +71,8 @@ class BatchSpec(BaseModel):
     seed: int = Field(0, ge=0, le=2**32 - 1, description="draws the scenes and each scene's generator seed")
     num_scenes: int = Field(ge=1, le=1_000_000, description="scenes to synthesize, sampled from the product "
                             "objects x colors x counts x directions x speeds (without repeats while it lasts)")
-    objects: list[str] = Field(min_length=1, description="object nouns (worldsim.objects vocabulary), e.g. ball, car")
-    colors: list[str] = Field(min_length=1, description="colour names (worldsim.colors), e.g. red, blue")
+    objects: list[ObjectNoun] = Field(min_length=1, description="object nouns (worldsim.objects vocabulary), e.g. ball, car")
+    colors: list[ColorName] = Field(min_length=1, description="colour names (worldsim.colors), e.g. red, blue")
     counts: list[Count] = Field(default_factory=lambda: [1], min_length=1, description="instances per scene, 1..16")
     directions: list[Direction] = Field(min_length=1, description="motion directions (left, right, up, down, "
                                         "up-left, up-right, down-left, down-right, none)")
@@ -67,38 +91,10 @@ class BatchSpec(BaseModel):
     workers: int = Field(2, ge=1, le=1024, description="parallel scenes (threads or Dask workers)")
     dask_address: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786); None starts a LocalCluster")
 
-    @field_validator("objects")
-    @classmethod
-    def _known_objects(cls, nouns: list[str]) -> list[str]:
-        from worldsim.errors import one_line
-        from worldsim.objects import OBJECTS
-
-        out = []
-        for noun in nouns:
-            key = noun.strip().lower()
-            if key not in OBJECTS:
-                raise ValueError(f"unknown object '{noun}'; accepted: {one_line(OBJECTS, limit=len(OBJECTS))}")
-            out.append(key)
-        return _unique(out, "object")
-
-    @field_validator("colors")
-    @classmethod
-    def _known_colors(cls, names: list[str]) -> list[str]:
-        from worldsim.colors import COLORS, canonical_color
-        from worldsim.errors import one_line
-
-        out = []
-        for name in names:
-            key = canonical_color(name)
-            if key is None:
-                raise ValueError(f"unknown colour '{name}'; accepted: {one_line(COLORS, limit=len(COLORS))}")
-            out.append(key)
-        return _unique(out, "colour")
-
-    @field_validator("counts", "directions", "speeds")
+    @field_validator("objects", "colors", "counts", "directions", "speeds")
     @classmethod
     def _no_repeats(cls, values: list, info) -> list:
-        return _unique(values, info.field_name.rstrip("s"))
+        return _unique(values, {"colors": "colour"}.get(info.field_name, info.field_name.rstrip("s")))
 
     @field_validator("stages")
     @classmethod
@@ -111,9 +107,9 @@ class BatchSpec(BaseModel):
     def _holdout_in_objects(self) -> "BatchSpec":
         unknown = [n for n in self.splits.holdout_objects if n not in self.objects]
         if unknown:
-            raise ValueError(f"splits.holdout_objects names {', '.join(map(repr, unknown))}, not in objects {self.objects}")
+            raise ValueError(f"splits.holdout_objects: {', '.join(map(repr, unknown))} not in objects {self.objects}")
         if set(self.splits.holdout_objects) == set(self.objects) and self.splits.train > 0:
-            raise ValueError("splits.holdout_objects holds out every object; train would be empty")
+            raise ValueError("splits.holdout_objects: holds out every object; train would be empty")
         return self
 
     def content(self) -> dict:
