@@ -1,6 +1,7 @@
 """Built-in plugin: question answerers (stage kind `answerer`).
 
-`field-4d` answers from the reconstructed 4D feature field, without a model.
+`field-4d` answers from the reconstructed 4D feature field, without a model; `openai-compatible` asks a
+multimodal chat model at an OpenAI-compatible endpoint.
 
 Entry point (pyproject.toml, group `worldsim`): `answerers = "plugins.answerers"`.
 """
@@ -12,4 +13,7 @@ from worldsim.hookspecs import hookimpl
 def register_answerers(register):
     from plugins.answerers.field4d import Field4DAnswerer
 
+    from plugins.answerers.openai_compatible import OpenAICompatibleAnswerer
+
     register(Field4DAnswerer)
+    register(OpenAICompatibleAnswerer)
