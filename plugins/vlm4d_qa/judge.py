@@ -44,6 +44,7 @@ CUES = [
     re.compile(r"\b(?:correct|right|best)\s+(?:option|choice|answer)\s*(?:is|would be|:)?" + _L + _LETTER, re.I),
     re.compile(r"\b(?:i\s+(?:would\s+)?(?:choose|pick|select|go with)|choose|select|pick)" + _L + _LETTER, re.I),
     re.compile(r"\b(?:option|choice)\s*\(?" + _LETTER + r"\)?\s*(?:is|seems|would be)\s+(?:the\s+)?(?:correct|right|best|true)\b", re.I),
+    re.compile(r"(?<![A-Za-z])\(?([A-D])\)?\s+(?:is|seems|would be)\s+(?:the\s+)?(?:correct|right|best)\s+(?:answer|option|choice)\b"),
 ]
 ONLY_LETTER = re.compile(r"^[\W_]*([A-Da-d])[\W_]*$")
 LEADING_LETTER = re.compile(r"^[\s\*\(\[]*(?:option\s*|choice\s*)?([A-D])(?:[\)\]\.:]|\*\*|\s*$)")

@@ -21,6 +21,7 @@ def item(qid="s-translational-0", qtype="translational", question="What directio
     ("Final Answer: D) not moving", ("D", "letter")),
     ("The correct option is D.", ("D", "letter")),
     ("Option C is correct.", ("C", "letter")),
+    ("A is tempting, but C is the correct answer.", ("C", "letter")),
     ("<think>maybe A, maybe not</think> C", ("C", "letter")),
     ("Looking at (A) first: no. The ball clearly goes right. **C**", ("C", "letter")),
     ("The answer is a red ball moving right.", ("C", "option-text")),  # 'a' is an article here, not option A

@@ -115,3 +115,24 @@ def test_bad_answerer_or_mode_is_a_config_error_before_work_starts(tmp_path, ora
     with pytest.raises(ConfigError, match="wrong_types"):
         start_run("A red ball rolls right", config=preset(tmp_path, answerer_config={"wrong_types": 3}), output_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_llm_judge_in_the_scorer(tmp_path, oracle, monkeypatch):
+    from langchain_core.language_models import FakeListChatModel
+
+    from plugins.vlm4d_qa import judge as judge_module
+
+    video, _, _ = tiny_clip(tmp_path / "generator", tiny_plan("car", "blue", "left"), seed=1)
+    inputs = ScoreInput(run_dir=str(tmp_path), plan=tiny_plan("car", "blue", "left"), seed=1, video=video)
+    seen = []
+
+    def fake_from_config(config):
+        seen.append(config)
+        return judge_module.LLMJudge(FakeListChatModel(responses=["X"]))  # the fake judge finds no choice in any answer
+
+    monkeypatch.setattr(judge_module.LLMJudge, "from_config", staticmethod(fake_from_config))
+    (tmp_path / "scores").mkdir()
+    scorer = registry.get_stage("scorer", "vlm4d-qa", {"answerer": "oracle-text", "judge": "llm", "judge_model": {"model": "fake:judge"}})
+    metrics = scorer.run(inputs, tmp_path / "scores")
+    assert seen == [{"model": "fake:judge"}] and metrics["judge"] == "llm:FakeListChatModel"
+    assert metrics["overall"] == 0.0 and metrics["unanswered"] == metrics["n"] > 0
