@@ -1,0 +1,129 @@
+"""`worldsim dataset validate DIR` (worldsim.io.datasets.validate_dataset): any tampering fails, naming the file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worldsim import batch
+from worldsim.artifacts import sha256_file
+from worldsim.errors import InputError
+from worldsim.io import datasets
+from worldsim.testing import tiny_batch_spec
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pristine") / "ds"
+    batch.run_batch(tiny_batch_spec(num_scenes=4, splits={"train": 0.5, "val": 0.25, "test": 0.25}), out)
+    return out
+
+
+@pytest.fixture
+def ds(pristine, tmp_path) -> Path:
+    copy = tmp_path / "ds"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def _rehash(ds: Path, rel: str) -> None:
+    """Tamper 'well': update the manifest too, so only the content checks can catch it."""
+    manifest = json.loads((ds / "manifest.json").read_text())
+    manifest["files"][rel] = {"sha256": sha256_file(ds / rel), "bytes": (ds / rel).stat().st_size}
+    (ds / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _fails(ds: Path, rel: str, words: str) -> None:
+    with pytest.raises(InputError) as err:
+        datasets.validate_dataset(ds)
+    msg = str(err.value)
+    assert msg.startswith(f"{ds / rel}: ") and words in msg, msg
+
+
+def test_pristine_dataset_is_valid(ds):
+    counts = datasets.validate_dataset(ds)
+    assert counts["scenes"] == 4 and counts["dense"] == 4 and counts["conversations"] > counts["questions"] > 0
+    assert counts["run_artifacts"] >= 4 * 4
+
+
+def test_changed_video_byte_fails(ds):
+    path = ds / "videos" / "000002.mp4"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    _fails(ds, "videos/000002.mp4", "sha256 or size differs from manifest.json")
+
+
+def test_deleted_video_fails(ds):
+    (ds / "videos" / "000001.mp4").unlink()
+    _fails(ds, "videos/000001.mp4", "missing")
+
+
+def test_stray_file_fails(ds):
+    shutil.copy(ds / "videos" / "000001.mp4", ds / "videos" / "000009.mp4")
+    _fails(ds, "videos/000009.mp4", "not listed in manifest.json")
+
+
+def test_run_artifact_changed_fails(ds):
+    run = next(p for p in (ds / "runs").iterdir())
+    labels = run / "generator" / "labels.json"
+    labels.write_text(labels.read_text().replace('"fps": 8', '"fps": 9', 1))
+    _fails(ds, f"runs/{run.name}/generator/labels.json", "sha256 differs from runs/")
+
+
+def test_conversation_without_video_token_fails_even_with_a_fixed_manifest(ds):
+    rel = "sharegpt_train.jsonl"
+    lines = (ds / rel).read_text().splitlines()
+    row = json.loads(lines[0])
+    row["messages"][0]["content"] = row["messages"][0]["content"].replace("<video>", "")
+    (ds / rel).write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
+    _rehash(ds, rel)
+    _fails(ds, rel, "line 1: 0 <video> tokens but 1 videos")
+
+
+def test_duplicated_conversation_fails(ds):
+    rel = "sharegpt_train.jsonl"
+    text = (ds / rel).read_text()
+    (ds / rel).write_text(text + text.splitlines()[0] + "\n")
+    _rehash(ds, rel)
+    _fails(ds, rel, "conversations differ from the")
+
+
+def test_changed_answer_fails(ds):
+    rel = "vlm4d_test.json"
+    items = json.loads((ds / rel).read_text())
+    items[0]["answer"] = next(k for k in "ABCD" if k != items[0]["answer"])
+    (ds / rel).write_text(json.dumps(items))
+    _rehash(ds, rel)
+    _fails(ds, rel, "questions differ from the records")
+
+
+def test_mask_that_disagrees_with_its_box_fails(ds):
+    rel = "dense_val.jsonl"
+    row = json.loads((ds / rel).read_text().splitlines()[0])
+    row["objects"][0]["masks"][0] = datasets.rle_encode(datasets.rle_decode(row["objects"][0]["masks"][0]) * False)
+    (ds / rel).write_text(json.dumps(row) + "\n")
+    _rehash(ds, rel)
+    _fails(ds, rel, "line 1: differs from records/")
+
+
+def test_missing_record_fails(ds):
+    rec = sorted((ds / "records").glob("*.json"))[0]
+    rec.unlink()
+    _fails(ds, f"records/{rec.name}", "missing")
+
+
+def test_cli_exit_2_with_one_line_naming_the_file(ds):
+    cmd = [sys.executable, "-m", "worldsim.cli", "dataset", "validate", str(ds)]
+    ok = subprocess.run(cmd, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith(f"valid: {ds}")
+    (ds / "README.md").write_text("edited card\n")
+    bad = subprocess.run(cmd, capture_output=True, text=True)
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{ds / 'README.md'}: sha256 or size differs" in lines[0]
