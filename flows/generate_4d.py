@@ -1,7 +1,8 @@
 """The `worldsim` flow (deployment `worldsim/generate-4d`): one Prefect task per configured stage.
 
 The flow only orders calls to `worldsim.runner`; every stage also runs without Prefect
-(`worldsim.runner.run_pipeline`). Stage outputs are files in the run folder, so Prefect persists
+(`worldsim.runner.run_pipeline`). The order, including the closed loop's regenerations, comes from
+`runner.run_steps`; each attempt's stages are their own tasks (`generator:procedural (attempt 2)`). Stage outputs are files in the run folder, so Prefect persists
 no results and caches nothing (`persist_result=False`, `cache_policy=NO_CACHE`).
 
 Retry rule (`retry_condition_fn`): a stage is retried (2 times, 1 s apart) only when its error is
@@ -119,9 +120,12 @@ def generate_4d(
     state = runner.start_run(prompt, edits or [], config, seed, output_dir)  # validates before any work
     logger.info("run %s: config %s, stages %s", state.run_id, state.config.name,
                 ", ".join(f"{s.kind}:{s.name}" for s in state.steps))
+    def run_one(st: runner.RunState, step: StepConfig) -> runner.RunState:
+        suffix = f" (attempt {st.attempt})" if st.attempt > 1 else ""  # closed-loop retries are their own tasks
+        return run_stage.with_options(name=f"{step.kind}:{step.name}{suffix}")(st, step)
+
     try:
-        for step in state.steps:
-            state = run_stage.with_options(name=f"{step.kind}:{step.name}")(state, step)
+        state = runner.run_steps(state, run_one)
         folder = runner.finish_run(state).resolve()
     except BaseException:
         runner.abort_run(state)  # no partial folder remains

@@ -48,11 +48,16 @@ def cmd_generate(args) -> int:
     from worldsim import runner
 
     state = runner.start_run(args.prompt, args.edit, args.config, args.seed, args.out, args.set)
-    bar = tqdm(state.steps, desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
+    bar = tqdm(total=len(state.steps), desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
+
+    def run_one(st, step):
+        bar.set_postfix_str(f"{step.kind}:{step.name}" + (f" (attempt {st.attempt})" if st.attempt > 1 else ""))
+        st = runner.run_step(st, step)
+        bar.update(1)
+        return st
+
     try:
-        for step in bar:
-            bar.set_postfix_str(f"{step.kind}:{step.name}")
-            state = runner.run_step(state, step)
+        state = runner.run_steps(state, run_one)  # owns the closed loop (regenerations)
         run_dir = runner.finish_run(state)
     except BaseException:
         runner.abort_run(state)

@@ -71,7 +71,8 @@ def color_mask(frames: np.ndarray, color: str, max_distance: float = MAX_DISTANC
     return mask[0] if single else mask
 
 
-def _drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
+def drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
+    """The mask [H,W] less its 8-connected components of fewer than min_pixels pixels."""
     import cv2
 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -95,4 +96,4 @@ def color_boxes(frames: np.ndarray, color: str, min_pixels: int = MIN_PIXELS, ma
     masks = color_mask(frames, color, max_distance, background)
     if masks.ndim == 2:
         masks = masks[None]
-    return [mask_box(_drop_small(m, min_pixels)) for m in masks]
+    return [mask_box(drop_small(m, min_pixels)) for m in masks]

@@ -1,13 +1,27 @@
 """Runs the stages a config lists, in order, without Prefect. Flows wrap `run_step` in tasks.
 
 `start_run` validates everything that can be checked before work starts (config, stage names and
-settings, seed) and opens a partial run folder; `run_step` runs one stage; `finish_run` writes
-run.json and renames the folder into place; `abort_run` removes the partial folder.
+settings, seed) and opens a partial run folder; `run_step` runs one stage; `run_steps` runs them all
+and owns the closed loop (below); `finish_run` writes run.json and renames the folder into place;
+`abort_run` removes the partial folder. `run_pipeline`, `worldsim generate` and the Prefect flow all
+go through `run_steps`.
+
+Closed loop: a scorer whose Config has `max_attempts` (e.g. `conformance`) and returns metrics with
+`passed: false` while attempts remain sends the run back to its generator: attempt n+1 uses the seed
+`attempt_seed(seed, n+1)` (attempt 1 uses the run's seed), and, when the generator's Config has a
+guidance strength field (`GUIDANCE_FIELDS`, e.g. `guidance_scale` or `eta`), that value times the
+scorer's `guidance_boost`. The generator and every stage after it up to that scorer run again; the
+folders they wrote are removed first, so the run folder always holds exactly one attempt: the first
+that passed, or the last one when none did (the last is the most strongly guided). Every attempt
+(seed, generator settings, the scorer's metrics, stage wall times) is recorded under
+`metrics[<scorer key>].attempts`; `stages` in run.json lists every stage run of every attempt.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +34,8 @@ from worldsim.errors import ConfigError, InputError, StageFailedError, WorldsimE
 from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, ScoreInput, StageRecord
 
 MAX_SEED = 2**32 - 1
+# Generator Config fields that scale how strongly the plan is enforced, looked up in this order.
+GUIDANCE_FIELDS = ("guidance_scale", "guidance_strength", "guidance", "eta")
 
 
 class RunState(BaseModel):
@@ -42,6 +58,13 @@ class RunState(BaseModel):
     plan_given: bool = Field(default=False, description="the plan came with the run (a motion edit): parsers are skipped")
     parent: str | None = None
     lineage: list[str] = Field(default_factory=list)
+    attempt: int = Field(default=1, ge=1, description="closed-loop attempt: the generator and later stages use attempt_seed(seed, attempt)")
+    generator_overrides: dict[str, Any] = Field(default_factory=dict, description="generator settings changed by the closed loop")
+
+    @property
+    def stage_seed(self) -> int:
+        """The seed the generator and later stages of this attempt use."""
+        return attempt_seed(self.seed, self.attempt)
 
     @property
     def steps(self) -> list[StepConfig]:
@@ -60,6 +83,13 @@ def validate_seed(seed: Any) -> int:
     return seed
 
 
+def attempt_seed(seed: int, attempt: int) -> int:
+    """Attempt 1 keeps the run's seed; later attempts get a deterministic seed derived from (seed, attempt)."""
+    if attempt <= 1:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"worldsim-attempt:{seed}:{attempt}".encode()).digest()[:4], "little")
+
+
 def _call_parser(stage, state: RunState) -> dict:
     plan = stage.run(state.prompt)
     provenance = getattr(stage, "last_provenance", None)  # e.g. the langchain parser: model, attempts, fallback
@@ -71,7 +101,7 @@ def _call_generator(stage, state: RunState) -> dict:
         raise InputError(f"the prompt '{state.prompt[:60]}' is an edit command; generate needs a description of a scene, e.g. 'A red ball rolls from left to right'")
     out_dir = state.path / "generator"
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {"video": stage.run(state.plan, seed=state.seed, out_dir=out_dir)}
+    return {"video": stage.run(state.plan, seed=state.stage_seed, out_dir=out_dir)}
 
 
 def _call_reconstructor(stage, state: RunState) -> dict:
@@ -79,7 +109,7 @@ def _call_reconstructor(stage, state: RunState) -> dict:
         raise ConfigError("a reconstructor needs a generator before it in the config's stages")
     out_dir = state.path / "reconstruction"
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = stage.run(state.video, run_dir=state.path, out_dir=out_dir, seed=state.seed)
+    result = stage.run(state.video, run_dir=state.path, out_dir=out_dir, seed=state.stage_seed)
     return {"reconstruction": result, "metrics": {**state.metrics, "reconstruction": result.metrics}}
 
 
@@ -89,7 +119,7 @@ def _call_scorer(stage, state: RunState) -> dict:
         raise ConfigError(f"scorer '{stage.name}' needs a parser and a generator before it in the config's stages")
     out_dir = state.path / "scores"
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = ScoreInput(run_dir=str(state.path.resolve()), plan=state.plan, seed=state.seed, video=state.video,
+    inputs = ScoreInput(run_dir=str(state.path.resolve()), plan=state.plan, seed=state.stage_seed, video=state.video,
                         reconstruction=state.reconstruction)
     metrics = artifacts.json_safe(stage.run(inputs, out_dir=out_dir))
     return {"metrics": {**state.metrics, getattr(stage, "metrics_key", stage.name): metrics}}
@@ -136,7 +166,8 @@ def start_run(
 def run_step(state: RunState, step: StepConfig) -> RunState:
     """Run one stage; returns the new state (the input state is not modified)."""
     info = registry.get_stage_info(step.kind, step.name)
-    stage = info.cls(step.config)
+    config = {**step.config, **state.generator_overrides} if step.kind == "generator" else step.config
+    stage = info.cls(config)
     t0 = time.perf_counter()
     try:
         update = STAGE_CALLS[step.kind](stage, state)
@@ -147,6 +178,91 @@ def run_step(state: RunState, step: StepConfig) -> RunState:
     wall = time.perf_counter() - t0
     record = StageRecord(kind=step.kind, name=step.name, plugin=info.plugin, wall_s=round(wall, 4))
     return state.model_copy(update={**update, "stages": [*state.stages, record]})
+
+
+def _closed_loop(step: StepConfig) -> tuple[int, float]:
+    """(max_attempts, guidance_boost) of a scorer step; (1, 1.0) for stages without a closed loop."""
+    if step.kind != "scorer":
+        return 1, 1.0
+    cfg = registry.get_stage_info(step.kind, step.name).cls.make_config(step.config)
+    return int(getattr(cfg, "max_attempts", 1) or 1), float(getattr(cfg, "guidance_boost", 1.0) or 1.0)
+
+
+def _metrics_key(step: StepConfig) -> str:
+    cls = registry.get_stage_info(step.kind, step.name).cls
+    return getattr(cls, "metrics_key", cls.name)
+
+
+def boosted_guidance(step: StepConfig, overrides: dict[str, Any], boost: float) -> dict[str, Any]:
+    """The generator overrides with its guidance strength field (the first of GUIDANCE_FIELDS its Config has)
+    multiplied by `boost`; unchanged when it has none or the boosted value is outside the field's limits."""
+    cls = registry.get_stage_info(step.kind, step.name).cls
+    name = next((f for f in GUIDANCE_FIELDS if f in cls.Config.model_fields), None)
+    if name is None or boost == 1.0:
+        return dict(overrides)
+    current = getattr(cls.make_config({**step.config, **overrides}), name)
+    if not isinstance(current, (int, float)) or isinstance(current, bool):
+        return dict(overrides)
+    proposed = {**overrides, name: float(current) * boost}
+    try:
+        cls.make_config({**step.config, **proposed})
+    except ConfigError:
+        return dict(overrides)
+    return proposed
+
+
+def _remove_new_entries(folder: Path, before: set[str]) -> None:
+    """Remove what stages added to the run folder since `before` (top-level names)."""
+    for entry in folder.iterdir():
+        if entry.name not in before:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+def run_steps(state: RunState, run_one: Callable[[RunState, StepConfig], RunState] | None = None) -> RunState:
+    """Run every stage of `state.steps` through `run_one` (default `run_step`), with the closed loop (module
+    docstring); returns the final state. `run_one` is how callers wrap a stage (a progress bar, a Prefect task);
+    it sees the attempt as `state.attempt`."""
+    run_one = run_one or run_step
+    steps = state.steps
+    gen = next((i for i, s in enumerate(steps) if s.kind == "generator"), None)
+    history: dict[str, list[dict]] = {}  # scorer metrics key -> attempts
+    before_generator: RunState | None = None
+    entries: set[str] = set()
+    stage_start = 0
+    i = 0
+    while i < len(steps):
+        step = steps[i]
+        if i == gen:
+            before_generator, entries, stage_start = state, {e.name for e in state.path.iterdir()}, len(state.stages)
+        state = run_one(state, step)
+        max_attempts, boost = _closed_loop(step)
+        if gen is None or i < gen or max_attempts <= 1:
+            i += 1
+            continue
+        key = _metrics_key(step)
+        metrics = state.metrics.get(key)
+        passed = metrics.get("passed") if isinstance(metrics, dict) else None
+        attempts = history.setdefault(key, [])
+        attempts.append({
+            "attempt": state.attempt, "seed": state.stage_seed, "passed": passed,
+            "generator": {"name": steps[gen].name, "config": {**steps[gen].config, **state.generator_overrides}},
+            "stages": [s.model_dump() for s in state.stages[stage_start:]],
+            "metrics": {k: v for k, v in metrics.items() if k != "attempts"} if isinstance(metrics, dict) else metrics,
+        })
+        retry = passed is False and state.attempt < max_attempts
+        if isinstance(metrics, dict):
+            selected = {"attempts": list(attempts), "attempt": state.attempt, "max_attempts": max_attempts}
+            state = state.model_copy(update={"metrics": {**state.metrics, key: {**metrics, **selected}}})
+        if not retry:
+            i += 1
+            continue
+        _remove_new_entries(state.path, entries)
+        overrides = boosted_guidance(steps[gen], state.generator_overrides, boost)
+        # back to the state before the generator, keeping every stage record
+        state = before_generator.model_copy(update={
+            "attempt": state.attempt + 1, "generator_overrides": overrides, "stages": state.stages})
+        i = gen
+    return state
 
 
 def finish_run(state: RunState) -> Path:
@@ -190,11 +306,14 @@ def run_pipeline(prompt: str, edits=None, config="default", seed=None, output_di
     """Plain-Python run of every stage; returns the final run folder (the last edit version when
     `edits` are given and `apply_edits`). Nothing is left behind by a failed stage."""
     state = start_run(prompt, edits, config, seed, output_dir, overrides, plan=plan, parent=parent, lineage=lineage)
+
+    def run_one(st: RunState, step: StepConfig) -> RunState:
+        if on_step:
+            on_step(step)
+        return run_step(st, step)
+
     try:
-        for step in state.steps:
-            if on_step:
-                on_step(step)
-            state = run_step(state, step)
+        state = run_steps(state, run_one)
         run_dir = finish_run(state)
     except BaseException:
         abort_run(state)
