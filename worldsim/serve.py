@@ -39,6 +39,7 @@ SETTINGS_FILE = REPO_ROOT / "configs" / "prefect" / "settings.yaml"
 FLOW_NAME = "worldsim"
 DEPLOYMENT_NAME = "generate-4d"
 DEPLOYMENT = f"{FLOW_NAME}/{DEPLOYMENT_NAME}"
+BATCH_DEPLOYMENT = "worldsim-batch/synthesize"
 SERVER_START_TIMEOUT_S = 120.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -194,6 +195,23 @@ def make_deployment(output_dir: str | Path | None = None):
     )
 
 
+def make_batch_deployment(output_dir: str | Path | None = None):
+    """The `synthesize` RunnerDeployment of flow `worldsim-batch`; output_dir defaults to `<cwd>/datasets/worldsim`."""
+    from prefect.types.entrypoint import EntrypointType
+
+    from flows.batch import worldsim_batch
+
+    out = Path(output_dir or "datasets/worldsim").expanduser().resolve()
+    return worldsim_batch.to_deployment(
+        name=BATCH_DEPLOYMENT.split("/")[1],
+        description="Batch spec -> dataset: one worldsim run per scene (threads, Dask or none), then ShareGPT/VLM4D/dense "
+                    "exports, card and manifest; resumable (re-running skips finished scenes).",
+        tags=["worldsim", "batch"],
+        parameters={"output_dir": str(out)},
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
 def serve_deployments(output_dir: str | Path | None = None, limit: int | None = None) -> None:
     """Serve `worldsim/generate-4d` against the configured server; blocks until Ctrl-C / SIGTERM."""
     import warnings
@@ -206,10 +224,10 @@ def serve_deployments(output_dir: str | Path | None = None, limit: int | None = 
         from prefect import serve
 
         deployment = make_deployment(output_dir)
-        _log(f"serving {DEPLOYMENT} at {env['PREFECT_API_URL']} (runs write to {deployment.parameters['output_dir']})")
+        _log(f"serving {DEPLOYMENT} and {BATCH_DEPLOYMENT} at {env['PREFECT_API_URL']} (runs write to {deployment.parameters['output_dir']})")
         # pause_on_shutdown=False: the deployment has no schedule to pause, and a "paused" deployment in
         # the UI after `worldsim serve` stops would only confuse.
-        serve(deployment, limit=limit, print_starting_message=True, pause_on_shutdown=False)
+        serve(deployment, make_batch_deployment(), limit=limit, print_starting_message=True, pause_on_shutdown=False)
 
 
 def _parse_time(text: str | None) -> float | None:
