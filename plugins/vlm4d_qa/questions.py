@@ -132,7 +132,8 @@ def _referable(groups: list[Group]) -> list[Group]:
 
 
 def _choices(texts: list[str], answer: str, rng: random.Random) -> tuple[dict[str, str], str]:
-    assert len(texts) == len(LETTERS) and len(set(texts)) == len(texts) and answer in texts, texts
+    if len(set(texts)) != len(LETTERS) or answer not in texts:  # an internal bug, never the user's input
+        raise ValueError(f"choices {texts!r} must be {len(LETTERS)} distinct texts including the answer {answer!r}")
     order = list(texts)
     rng.shuffle(order)
     choices = dict(zip(LETTERS, order))
