@@ -245,7 +245,9 @@ def run_steps(state: RunState, run_one: Callable[[RunState, StepConfig], RunStat
         attempts = history.setdefault(key, [])
         attempts.append({
             "attempt": state.attempt, "seed": state.stage_seed, "passed": passed,
-            "generator": {"name": steps[gen].name, "config": {**steps[gen].config, **state.generator_overrides}},
+            "generator": {"name": steps[gen].name, "overrides": dict(state.generator_overrides),
+                          "config": registry.get_stage_info("generator", steps[gen].name).cls.make_config(
+                              {**steps[gen].config, **state.generator_overrides}).model_dump(mode="json")},
             "stages": [s.model_dump() for s in state.stages[stage_start:]],
             "metrics": {k: v for k, v in metrics.items() if k != "attempts"} if isinstance(metrics, dict) else metrics,
         })
