@@ -308,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     dc = dsub.add_parser("card", help="print the dataset card (README.md)")
     dc.add_argument("dir", metavar="DIR", help="the dataset folder")
     dc.set_defaults(func=cmd_dataset_card)
+    from plugins.tiny_t2v.cli import add_train_parser  # `worldsim train tiny-t2v`
+    add_train_parser(sub)
     return p
 
 

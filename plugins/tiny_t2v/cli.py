@@ -33,6 +33,8 @@ def shipped_train_config() -> dict:
 
 
 def run_train(args) -> int:
+    from pydantic import ValidationError
+
     from plugins.tiny_t2v.train import TrainConfig, train
     from worldsim.errors import ConfigError
 
@@ -40,8 +42,10 @@ def run_train(args) -> int:
                                    "threads": args.threads}.items() if v is not None}
     try:
         cfg = TrainConfig(**{**shipped_train_config(), **overrides})
-    except ValueError as e:
-        raise ConfigError(f"tiny-t2v training config: {str(e).splitlines()[-1].strip()}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"tiny-t2v training config: {where}={err.get('input')!r}: {err['msg']}") from None
     _, summary = train(cfg, args.out)
     print(f"tiny-t2v: {summary['steps_done']} steps, final loss {summary['losses'][-1]['loss']:.4f}, "
           f"{summary['wall_seconds']} s -> {args.out}")
