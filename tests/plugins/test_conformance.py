@@ -183,6 +183,14 @@ def test_detector_source_through_a_tiny_owlvit_loaded_by_path(right_clip, tiny_o
     assert "torchvision" not in sys.modules
 
 
+@pytest.mark.gpu
+def test_detector_on_cuda_matches_cpu(right_clip, tiny_owlvit):
+    root, video, _, _ = right_clip
+    cpu = score(root, video, boxes="detector", detector_model=tiny_owlvit, detector_threshold=0.0)
+    gpu = score(root, video, boxes="detector", detector_model=tiny_owlvit, detector_threshold=0.0, device="cuda")
+    assert np.allclose(np.array(gpu["instances"][0]["boxes"]), np.array(cpu["instances"][0]["boxes"]), atol=1e-3)
+
+
 def test_missing_detector_is_one_line(right_clip):
     root, video, _, _ = right_clip
     with pytest.raises(ConfigError) as err:
