@@ -127,14 +127,14 @@ def worldsim_batch(
         results = [{"id": s.id, "status": "skipped", "wall_s": 0.0} for s in scenes if s not in todo]
         if todo:
             in_process = spec_obj.runner != "dask" or not dask_processes and not spec_obj.dask_address
-            threads = batch.torch_threads_per_worker(spec_obj.workers)
+            threads = batch.TORCH_THREADS_PER_WORKER
             if in_process:
                 import torch
 
                 torch.set_num_threads(threads)
             task_runner = make_task_runner(spec_obj.runner, spec_obj.workers, spec_obj.dask_address, dask_processes)
             results += scenes_flow.with_options(task_runner=task_runner)(
-                todo, str(out), config, spec_obj.questions, None if in_process else 1, len(scenes))
+                todo, str(out), config, spec_obj.questions, None if in_process else threads, len(scenes))
         manifest = finalize_task(spec_obj, str(out), config, scenes)
     summary = batch.summarize(spec_obj, results, time.perf_counter() - t0, manifest)
     try:

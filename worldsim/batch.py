@@ -291,11 +291,15 @@ def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
     # The runner names folders by time; a batch names them by scene, so an interrupted scene is found again.
     os.replace(state.folder, partial)
     state = state.model_copy(update={"run_id": scene.id, "folder": str(partial)})
+
+    def run_one(st: runner.RunState, step) -> runner.RunState:
+        st = runner.run_step(st, step)
+        if step.kind == "parser":
+            _check_plan(scene, st.plan)
+        return st
+
     try:
-        for step in state.steps:
-            state = runner.run_step(state, step)
-            if step.kind == "parser":
-                _check_plan(scene, state.plan)
+        state = runner.run_steps(state, run_one)  # with the closed loop when a scorer asks for regenerations
         return runner.finish_run(state)
     except BaseException:
         runner.abort_run(state)
@@ -372,13 +376,15 @@ def finalize(spec: BatchSpec, out_dir: str | Path, config: PipelineConfig, scene
     return datasets.write_dataset(out, spec, records, config.model_dump(mode="json"))
 
 
-def torch_threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // workers)
+# Torch intra-op threads per scene worker. A scene is a small render: on a 2-core machine one worker with
+# 2 torch threads took 12.7 s a scene against about 1 s with 1 thread (benchmarks/bench_batch.py --compare);
+# parallel scenes, not threads inside one, use the cores.
+TORCH_THREADS_PER_WORKER = 1
 
 
 def _map_scenes(scenes: list[Scene], out: Path, config: PipelineConfig, spec: BatchSpec) -> Iterator[dict]:
     """Run synthesize_scene over scenes with the spec's runner; yields results as they complete."""
-    threads = torch_threads_per_worker(spec.workers)
+    threads = TORCH_THREADS_PER_WORKER
     if spec.runner == "none" or not scenes:
         for s in scenes:
             yield synthesize_scene(s, out, config, spec.questions, threads)
@@ -407,7 +413,7 @@ def _map_scenes(scenes: list[Scene], out: Path, config: PipelineConfig, spec: Ba
                 cluster = stack.enter_context(LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
                 client = stack.enter_context(Client(cluster))
-            futures = [client.submit(synthesize_scene, s, str(out.resolve()), config, spec.questions, 1, key=f"scene-{s.id}", pure=False)
+            futures = [client.submit(synthesize_scene, s, str(out.resolve()), config, spec.questions, threads, key=f"scene-{s.id}", pure=False)
                        for s in scenes]
             for f in as_completed(futures):
                 yield f.result()
