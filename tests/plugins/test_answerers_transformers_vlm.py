@@ -98,6 +98,49 @@ def build_smolvlm(path: Path) -> Path:
     return path
 
 
+def build_llava_onevision(path: Path) -> Path:
+    import transformers
+
+    special = ["<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+    chat = template("<image>")
+    tok = tiny_tokenizer(special, chat)
+    cfg = transformers.LlavaOnevisionConfig(
+        text_config=dict(model_type="qwen2", **text_config(tok)),
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, image_size=32, patch_size=8),
+        vision_feature_select_strategy="full", vision_feature_layer=-1,
+        image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"))
+    torch.manual_seed(0)
+    transformers.LlavaOnevisionForConditionalGeneration(cfg).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    transformers.LlavaOnevisionImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
+    save_template(path, chat)
+    return path
+
+
+def build_internvl(path: Path) -> Path:
+    import transformers
+
+    special = ["<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>"]
+    chat = template("<IMG_CONTEXT>")
+    tok = tiny_tokenizer(special, chat)
+    cfg = transformers.InternVLConfig(
+        text_config=dict(model_type="qwen2", **text_config(tok)),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=[32, 32], patch_size=[8, 8]),
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=4, downsample_ratio=0.5)
+    torch.manual_seed(0)
+    transformers.InternVLForConditionalGeneration(cfg).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    transformers.GotOcr2ImageProcessor(size={"height": 32, "width": 32}, crop_to_patches=False).save_pretrained(path)
+    save_template(path, chat)
+    return path
+
+
+BUILDERS = {"qwen2_vl": build_qwen2_vl, "qwen2_5_vl": lambda p: build_qwen2_vl(p, "2.5"), "smolvlm": build_smolvlm,
+            "llava_onevision": build_llava_onevision, "internvl": build_internvl}
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     from worldsim.testing import tiny_clip, tiny_plan
@@ -116,10 +159,9 @@ ITEMS = [
 ]
 
 
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "smolvlm"])
+@pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_tiny_model_answers_every_question_by_path(family, tmp_path, inputs, monkeypatch):
-    builder = {"qwen2_vl": build_qwen2_vl, "qwen2_5_vl": lambda p: build_qwen2_vl(p, "2.5"), "smolvlm": build_smolvlm}[family]
-    path = builder(tmp_path / family)
+    path = BUILDERS[family](tmp_path / family)
     loads = []
     real_load = LoadedVLM.load
     monkeypatch.setattr(LoadedVLM, "load", classmethod(lambda cls, cfg: loads.append(cfg.model) or real_load.__func__(cls, cfg)))
@@ -153,6 +195,17 @@ def test_inputs_carry_one_placeholder_run_per_frame(tmp_path):
     image_id = smol.tokenizer.convert_tokens_to_ids("<image>")
     assert int((batch["input_ids"] == image_id).sum()) == 3 * 4  # 3 frames x image_seq_len
     assert batch["pixel_values"].shape[:2] == (1, 3)
+
+    llava = LoadedVLM.load(TransformersVLMConfig(model=str(build_llava_onevision(tmp_path / "l"))))
+    batch = llava.inputs(frames, "How many balls?")
+    video_id = llava.tokenizer.convert_tokens_to_ids("<video>")
+    assert int((batch["input_ids"] == video_id).sum()) == 3 * 2 * 2 + 1  # frames x pooled (4/2)^2 patches + newline
+    assert batch["pixel_values_videos"].shape == (1, 3, 3, 32, 32)
+
+    intern = LoadedVLM.load(TransformersVLMConfig(model=str(build_internvl(tmp_path / "i"))))
+    batch = intern.inputs(frames, "How many balls?")
+    assert int((batch["input_ids"] == intern.config.image_token_id).sum()) == 3 * 4
+    assert int((batch["input_ids"] == intern.tokenizer.convert_tokens_to_ids("<img>")).sum()) == 3
 
 
 def test_errors_name_the_model(tmp_path, inputs):
