@@ -1,1 +1,12 @@
-"""Built-in plugin: diffusers video generators with directional motion control (work in progress)."""
+"""Built-in plugin: diffusers video generators with Mojito directional motion control (attention guidance)."""
+
+from worldsim.hookspecs import hookimpl
+
+
+@hookimpl
+def register_generators(register):
+    from plugins.diffusers_video.animatediff import AnimateDiffGenerator
+    from plugins.diffusers_video.cogvideox import CogVideoXGenerator
+
+    for stage in [AnimateDiffGenerator, CogVideoXGenerator]:
+        register(stage)

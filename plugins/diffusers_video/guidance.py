@@ -13,15 +13,18 @@ sigma_t (`sigma_t(scheduler, timestep)`):
 - schedulers with `alphas_cumprod` (DDPM/DDIM/Euler/DPM in VP form): sqrt((1 - abar_t) / abar_t).
 - flow matching (`FlowMatch*` schedulers; x_t = (1 - s) x_0 + s eps): dividing by (1 - s) gives
   x_0 + s / (1 - s) eps, the same noise-to-signal ratio VP has after dividing by sqrt(abar), so
-  sigma_t = s / (1 - s), with s clamped to <= 0.999 (s = 1 at the first step would be infinite).
+  sigma_t = s / (1 - s).
 - EDM / Karras sigmas (x_t = x_0 + sigma eps, no alphas): sigma_t = sigma.
+Zero-terminal-SNR schedules (CogVideoX: abar_T = 0) and flow matching (s = 1) make sigma_t infinite at
+the first step; the update uses min(sigma_t, settings.max_sigma) (default 15, about Stable Diffusion's
+sigma_t at t = T).
 Note: with this eq. 10.7 scaling the high-noise (early) steps get the largest steps in z; the thesis
 text says the opposite in words, the equation is what is implemented.
 
 API (stable; other backends import it):
 
 - `GuidanceSettings` (pydantic): enabled, eta >= 0, lam >= 0, steps K (guided denoising steps, first K),
-  iterations (gradient updates per guided step), layers (module-name prefixes, None = backend default),
+  iterations (gradient updates per guided step), max_sigma (cap on sigma_t), layers (module-name prefixes, None = backend default),
   band (DiT default: fraction range of transformer blocks). `validate_for(num_inference_steps, prompt,
   phrases)` raises ConfigError / InputError naming the setting before any sampling.
 - `box_masks(boxes, h, w) -> Tensor [T, h, w]`: boxes [T, 4] or [n, T, 4] normalised xyxy (union over n).
@@ -59,9 +62,11 @@ class GuidanceSettings(BaseModel):
 
     enabled: bool = Field(True, description="apply Directional Motion Control; off still records the attention maps")
     eta: float = Field(100.0, ge=0, description="guidance strength eta (Mojito's best: 100)")
-    lam: float = Field(1.0, ge=0, description="weight lambda of the temporal smoothness term T_s")
+    lam: float = Field(0.1, ge=0, description="weight lambda of the temporal smoothness term T_s")
     steps: int = Field(10, ge=0, description="guide the first K denoising steps (K <= num_inference_steps)")
     iterations: int = Field(1, ge=1, le=50, description="gradient updates of the latents per guided step")
+    max_sigma: float = Field(15.0, gt=0, description="cap on sigma_t (infinite at the first step of zero-SNR and "
+                             "flow-matching schedules); 15 is about Stable Diffusion's sigma_t at t = T")
     layers: list[str] | None = Field(None, description="attention-module name prefixes to guide; None = the backend "
                                      "default (UNet: mid block and first up blocks; DiT: the middle band of blocks)")
     band: tuple[float, float] = Field((0.3, 0.6), description="DiT default layers: this fraction range of the transformer blocks")
@@ -159,7 +164,7 @@ def sigma_t(scheduler, timestep) -> float:
         idx = int(round(t))
         idx = min(max(idx, 0), len(alphas) - 1)
         abar = float(alphas[idx])
-        return ((1 - abar) / abar) ** 0.5
+        return ((1 - abar) / abar) ** 0.5 if abar > 0 else float("inf")
     sigmas, timesteps = getattr(scheduler, "sigmas", None), getattr(scheduler, "timesteps", None)
     if sigmas is None or timesteps is None:
         raise ConfigError(f"scheduler {type(scheduler).__name__} has neither alphas_cumprod nor sigmas; "
@@ -167,8 +172,7 @@ def sigma_t(scheduler, timestep) -> float:
     idx = int(torch.argmin((torch.as_tensor(timesteps, dtype=torch.float64) - t).abs()))
     s = float(sigmas[idx])
     if flow:
-        s = min(s, 0.999)
-        return s / (1 - s)
+        return s / (1 - s) if s < 1 else float("inf")
     return s
 
 
@@ -226,7 +230,7 @@ class DMCGuide:
         if not self.guiding(i):
             self.recorder.active = self.collect_maps
             return latents
-        sigma = sigma_t(self.scheduler, t)
+        sigma = min(sigma_t(self.scheduler, t), self.settings.max_sigma)
         latents, before = guide_latents(latents, lambda z: self.forward_fn(z, t), self.recorder, self.phrase_boxes,
                                         self.grid, sigma, self.settings)
         record = {"step": i, "timestep": float(t), "sigma_t": sigma, "energy_before": before}

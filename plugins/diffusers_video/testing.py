@@ -35,3 +35,26 @@ def tiny_t5_tokenizer(path: str | Path | None = None, max_length: int = 226):
     if path is not None:
         tok.save_pretrained(str(path))
     return tok
+
+
+def tiny_clip_text_model(tokenizer, hidden_size: int = 16, seed: int = 0):
+    """Random 1-layer CLIPTextModel matching `tiny_clip_tokenizer`."""
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    return CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                                        num_hidden_layers=1, num_attention_heads=2,
+                                        max_position_embeddings=tokenizer.model_max_length,
+                                        bos_token_id=0, eos_token_id=1, pad_token_id=1)).eval()
+
+
+def tiny_t5_encoder(tokenizer, d_model: int = 16, seed: int = 0):
+    """Random 1-layer T5EncoderModel matching `tiny_t5_tokenizer`."""
+    import torch
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    return T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=d_model, d_kv=8, d_ff=2 * d_model, num_layers=1,
+                                   num_heads=2, relative_attention_num_buckets=8, pad_token_id=0,
+                                   eos_token_id=1, decoder_start_token_id=0)).eval()
