@@ -22,6 +22,7 @@ Helpers for other backends: `block_band(n, band) -> range`, `prefix_filter(prefi
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,12 @@ class DiffusersVideoGenerator(Stage):
                           height=cfg.height, width=cfg.width, num_frames=cfg.num_frames, generator=generator,
                           latents=prep.pipeline_latents(latents), output_type="np", callback_on_step_end=guide.callback,
                           **self.pipeline_kwargs(cfg))
-            with torch.no_grad():
+            with torch.no_grad(), _unrecorded_calls_on(denoiser, recorder, uncond if do_cfg else None):
                 frames = pipe(**kwargs).frames[0]
         frames = (np.clip(np.asarray(frames, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)[: cfg.num_frames]
+        if frames.shape[0] != cfg.num_frames:
+            raise RuntimeError(f"generator '{self.name}': the pipeline decoded {frames.shape[0]} frames for "
+                               f"num_frames={cfg.num_frames}; the VAE's temporal compression does not fit that count")
 
         from worldsim.artifacts import atomic_write_json
         from worldsim.io.video import write_mp4
@@ -298,6 +302,40 @@ class DiffusersVideoGenerator(Stage):
             x = F.interpolate(x, size=num_frames, mode="linear", align_corners=True)
             phrase_maps = x.reshape(p, h, w, num_frames).permute(0, 3, 1, 2)
         return instance_maps(phrase_maps.float().cpu(), instance_boxes, instance_phrase).to(torch.float32)
+
+
+@contextlib.contextmanager
+def _unrecorded_calls_on(denoiser, recorder, text):
+    """Pause `recorder` for denoiser calls whose encoder_hidden_states is `text` (the unconditional embeddings).
+
+    Pipelines that run CFG as two separate denoiser calls (Wan, Cosmos) pass the unconditional text alone;
+    without this the artifact maps would average in the unconditional branch. Batched CFG ([uncond, cond]
+    in one call) never passes it alone, so those pipelines are unaffected."""
+    import torch
+
+    if text is None:
+        yield
+        return
+    saved = []
+
+    def is_text(x) -> bool:
+        return x is text or (isinstance(x, torch.Tensor) and x.shape == text.shape and torch.equal(x.to(text.dtype), text))
+
+    def pause(module, args, kwargs):
+        saved.append(recorder.active)
+        if is_text(kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)):
+            recorder.active = False
+
+    def resume(module, args, kwargs, output):
+        recorder.active = saved.pop()
+
+    hooks = [denoiser.register_forward_pre_hook(pause, with_kwargs=True),
+             denoiser.register_forward_hook(resume, with_kwargs=True)]
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()
 
 
 def _save_maps(path: Path, maps) -> None:

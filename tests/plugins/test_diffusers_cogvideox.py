@@ -1,0 +1,102 @@
+import json
+import os
+
+import pytest
+import torch
+
+from plugins.diffusers_video.testing import tiny_t5_encoder, tiny_t5_tokenizer
+from worldsim.errors import ConfigError
+from worldsim.registry import get_stage
+from worldsim.testing import tiny_plan
+from worldsim.types import GeneratedVideo, MotionSpec, ObjectSpec, Plan
+
+
+@pytest.fixture(scope="module")
+def tiny_cogvideox(tmp_path_factory):
+    """A random tiny CogVideoX pipeline (2-block DiT with RoPE, T5 encoder, AutoencoderKLCogVideoX), saved to disk."""
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
+
+    tok = tiny_t5_tokenizer(max_length=16)
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4,
+                                              out_channels=4, time_embed_dim=4, text_embed_dim=16, num_layers=2,
+                                              sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
+                                              max_text_seq_length=16, use_rotary_positional_embeddings=True)
+    vae = AutoencoderKLCogVideoX(in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 3,
+                                 up_block_types=("CogVideoXUpBlock3D",) * 3, block_out_channels=(8, 8, 8),
+                                 latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
+    sched = CogVideoXDDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                                   set_alpha_to_one=True, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                   timestep_spacing="trailing")
+    pipe = CogVideoXPipeline(tokenizer=tok, text_encoder=tiny_t5_encoder(tok), vae=vae, transformer=transformer,
+                             scheduler=sched)
+    path = tmp_path_factory.mktemp("tiny-cogvideox")
+    pipe.save_pretrained(path)
+    return str(path)
+
+
+def _config(model, **guidance):
+    return {"model": model, "local_files_only": True, "device": "cpu", "num_inference_steps": 2, "height": 32,
+            "width": 32, "num_frames": 9, "fps": 8, "guidance_scale": 6.0, "max_sequence_length": 16,
+            "guidance": {"eta": 1.0, "lam": 0.1, "steps": 2, "iterations": 3, **guidance}}
+
+
+def _in_box_energy(out_dir):
+    rows = json.loads((out_dir / "generation.json").read_text())["attention_in_box"]
+    return sum((1 - f) ** 2 for row in rows for f in row)
+
+
+def test_guidance_moves_the_joint_attention_into_the_boxes(tiny_cogvideox, tmp_path):
+    from safetensors.torch import load_file
+
+    from worldsim.io.video import read_mp4
+
+    plan = tiny_plan()
+    video = get_stage("generator", "diffusers-cogvideox", _config(tiny_cogvideox)).run(plan, 1, tmp_path / "guided")
+    get_stage("generator", "diffusers-cogvideox", _config(tiny_cogvideox, enabled=False)).run(plan, 1, tmp_path / "plain")
+    e_guided, e_plain = _in_box_energy(tmp_path / "guided"), _in_box_energy(tmp_path / "plain")
+    assert e_guided < 0.9 * e_plain, (e_guided, e_plain)
+
+    assert isinstance(video, GeneratedVideo) and video.generator == "diffusers-cogvideox" and video.num_frames == 9
+    frames, _ = read_mp4(tmp_path / "guided" / video.video.split("/", 1)[1])
+    assert frames.shape == (9, 32, 32, 3)
+    maps = load_file(str(tmp_path / "guided" / "attention.safetensors"))["maps"]
+    assert maps.shape == (1, 9, 4, 4)  # 3 latent frames -> 9 video frames; 32 px / (VAE 4 * patch 2)
+    assert torch.allclose(maps.sum((-1, -2)), torch.ones(1, 9), atol=1e-5)
+    meta = json.loads((tmp_path / "guided" / "generation.json").read_text())
+    assert meta["latent_grid"] == [3, 4, 4]
+    assert meta["guided_layers"] == ["transformer_blocks.0.attn1", "transformer_blocks.1.attn1"]
+    assert meta["guidance_history"][0]["sigma_t"] == 15.0  # zero-SNR first step: sigma_t = inf, capped
+
+
+def test_two_objects_one_map_per_planned_instance(tiny_cogvideox, tmp_path):
+    from safetensors.torch import load_file
+
+    plan = Plan(mode="generate", text="two red balls and a blue cube moving left",
+                objects=(ObjectSpec(name="ball", color="red", count=2), ObjectSpec(name="cube", color="blue")),
+                motion=MotionSpec(direction="left"))
+    get_stage("generator", "diffusers-cogvideox", _config(tiny_cogvideox, steps=1, iterations=1)).run(plan, 0, tmp_path)
+    maps = load_file(str(tmp_path / "attention.safetensors"))["maps"]
+    meta = json.loads((tmp_path / "generation.json").read_text())
+    assert maps.shape == (3, 9, 4, 4)
+    assert [i["phrase"] for i in meta["instances"]] == ["red ball", "red ball", "blue cube"]
+    assert meta["token_indices"] == [[1, 2], [6, 7]]  # ▁two ▁red ▁ball s ▁and ▁a ▁blue ▁cube
+    assert torch.allclose(maps.sum((-1, -2)), torch.ones(3, 9), atol=1e-5)
+
+
+def test_frame_count_must_fit_the_temporal_vae(tiny_cogvideox, tmp_path):
+    cfg = {**_config(tiny_cogvideox), "num_frames": 8}
+    with pytest.raises(ConfigError, match="num_frames=8"):
+        get_stage("generator", "diffusers-cogvideox", cfg).run(tiny_plan(), 0, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.gpu
+def test_real_cogvideox_checkpoint(tmp_path):
+    model = os.environ.get("WORLDSIM_COGVIDEOX_MODEL")
+    if not model:
+        pytest.skip("set WORLDSIM_COGVIDEOX_MODEL to a local or cached CogVideoX checkpoint (e.g. THUDM/CogVideoX-2b)")
+    cfg = {"model": model, "dtype": "bfloat16", "num_inference_steps": 20, "num_frames": 17, "height": 240,
+           "width": 368, "gradient_checkpointing": True, "guidance": {"steps": 5}}
+    video = get_stage("generator", "diffusers-cogvideox", cfg).run(tiny_plan(), seed=0, out_dir=tmp_path / "g")
+    assert video.num_frames == 17 and (tmp_path / "g" / "attention.safetensors").exists()
