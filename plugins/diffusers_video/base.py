@@ -249,7 +249,7 @@ class DiffusersVideoGenerator(Stage):
             pipe.scheduler.set_timesteps(cfg.num_inference_steps, device=device)  # as the pipeline will
             prep = self.prepare(pipe, cfg, generator, device, cond)
             guide = DMCGuide(recorder, settings, pipe.scheduler, lambda z, t: prep.forward(z, t, cond),
-                             phrase_boxes, prep.grid)
+                             phrase_boxes, prep.grid, stop_after=len(layers))
             latents = guide.before_step(0, pipe.scheduler.timesteps[0], prep.latents)
             kwargs = dict(prompt_embeds=cond, negative_prompt_embeds=uncond if do_cfg else None,
                           num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale,
