@@ -45,6 +45,8 @@ from worldsim.errors import InputError
 from worldsim.registry import Stage, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
+PHRASES = {"up-left": "up and to the left", "up-right": "up and to the right", "down-left": "down and to the left",
+           "down-right": "down and to the right"}  # how a diagonal reads in a sentence
 SECTORS = ("right", "down-right", "down", "down-left", "left", "up-left", "up", "up-right")  # by angle, y down
 
 
@@ -223,7 +225,7 @@ def sentence(target: str, decision: tuple[str, object]) -> str:
         return f"{value}"
     if kind == "rotation":
         return f"The {target} is not rotating." if value == "none" else f"The {target} is rotating {value}."
-    return f"The {target} is not moving." if value == "none" else f"The {target} is moving {value}."
+    return f"The {target} is not moving." if value == "none" else f"The {target} is moving {PHRASES.get(value, value)}."
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """`transformers-vlm`: any transformers vision-language model, by Hub id or local folder, answering from N frames.
 
-The model is loaded once per run() call: config, tokenizer, the family's image processor (the PIL one;
+The model is loaded on the first run() call and kept by the stage instance: config, tokenizer, the family's image processor (the PIL one;
 torchvision is not needed) and AutoModelForImageTextToText. Frames are sampled evenly from the run's video
 (plugins/answerers/frames.py) and sent as N images in one user turn, followed by the prompt
 (plugins/answerers/prompts.py). The chat template (chat_template.jinja / chat_template.json beside the
@@ -121,9 +121,17 @@ class TransformersVLMAnswerer(Stage):
             return []
         frames, idx, fps = load_frames(inputs, cfg.num_frames, cfg.max_side)
         seconds = (idx[-1] - idx[0]) / fps if fps and len(idx) > 1 else None
-        vlm = LoadedVLM.load(cfg)
+        vlm = self.loaded()
         max_new = cfg.max_new_tokens_cot if mode == "cot" else cfg.max_new_tokens_direct
         return [vlm.answer(frames, build_prompt(it, mode, free_form, len(frames), seconds), max_new) for it in items]
+
+
+    def loaded(self) -> "LoadedVLM":
+        """The model, loaded on the first run() call and kept by this stage instance for later calls (the scorer
+        asks the same questions in several modes)."""
+        if getattr(self, "_vlm", None) is None:
+            self._vlm = LoadedVLM.load(self.config)
+        return self._vlm
 
 
 class LoadedVLM:

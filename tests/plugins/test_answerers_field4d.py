@@ -155,3 +155,16 @@ def test_errors_name_what_is_missing(run_dir):
     with pytest.raises(InputError, match="no target name"):
         Field4DAnswerer().run([item({"A": "left"}, {})], inputs)
     assert Field4DAnswerer().run([], inputs) == []
+
+
+def test_free_form_sentences_read_like_the_options():
+    from plugins.answerers.field4d import sentence
+    from plugins.vlm4d_qa.judge import judge_one
+
+    choices = {"A": "moving up and to the left", "B": "moving down and to the right", "C": "not moving", "D": "there is no red ball"}
+    q = item(choices, {"name": "ball", "color": "red"})
+    for decision, letter in ((("direction", "up-left"), "A"), (("direction", "none"), "C"), (("absent", None), "D")):
+        text = sentence("red ball", decision)
+        assert judge_one(q, text, free_form=True)[0] == letter, text
+    assert sentence("red ball", ("direction", "up-left")) == "The red ball is moving up and to the left."
+    assert sentence("cube", ("rotation", "counter-clockwise")) == "The cube is rotating counter-clockwise."
