@@ -17,7 +17,9 @@ API (stable; other backends import it):
   (P groups); `layout` "frames-in-batch" (UNet spatial transformers: rows are b*T + t, columns a
   frame's h*w positions) or "tokens" (DiTs: rows are the batch, columns T*h*w patch tokens, frame-major,
   then rows, then columns). `active` switches capture on; `reset()` drops the stored maps;
-  `entries` is a list of (layer name, Tensor [rows, positions, P]).
+  `entries` is a list of (layer name, Tensor [rows, positions, P]). With `stop_after = n` the wrapper
+  raises `StopForward` once n maps are recorded, so a guidance forward skips the blocks after the last
+  guided layer (the caller catches it; `None`, the default, never stops).
   `layer_maps(frames, height, width, batch_index=-1) -> list[(name, Tensor [T, h_l, w_l, P])]` at each
   layer's own resolution (height/width: the latent/token grid of the finest layer; a UNet layer's
   grid is found by halving it); `maps_for(frames, height, width, batch_index=-1) -> Tensor
@@ -85,6 +87,10 @@ def is_cross(module) -> bool:
     return bool(getattr(module, "is_cross_attention", False))
 
 
+class StopForward(Exception):
+    """Raised by a wrapped layer when the recorder has all the maps it needs (`stop_after`)."""
+
+
 class AttentionRecorder:
     """Holds the recorded phrase attention of the current step; see the module docstring."""
 
@@ -96,6 +102,7 @@ class AttentionRecorder:
         self.token_groups = [list(map(int, g)) for g in token_groups]
         self.layout = layout
         self.active = False
+        self.stop_after: int | None = None
         self.entries: list[tuple[str, object]] = []
 
     def reset(self) -> None:
@@ -223,7 +230,10 @@ def _wrapper_class(inner_cls: type) -> type:
             out = self.inner(attn, hidden_states, *args, **kwargs)
         if text is None:
             return out  # self-attention call (e.g. a temporal layer passed the filter): nothing to record
-        self.recorder.record(self.name, _phrase_probs(calls, text.shape[1], self.mode, type(self.inner).__name__))
+        rec = self.recorder
+        rec.record(self.name, _phrase_probs(calls, text.shape[1], self.mode, type(self.inner).__name__))
+        if rec.stop_after is not None and len(rec.entries) >= rec.stop_after:
+            raise StopForward(self.name)
         return out
 
     return type(f"Recording{inner_cls.__name__}", (_RecordingProcessor,), {"__call__": __call__})

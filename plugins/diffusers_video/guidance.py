@@ -35,7 +35,7 @@ API (stable; other backends import it):
 - `sigma_t(scheduler, timestep) -> float`.
 - `guide_latents(latents, forward_fn, recorder, phrase_boxes, grid, sigma, settings) -> (latents, energy_before)`:
   `forward_fn(z)` runs the denoiser on z (grad enabled) for the conditional prompt only, so the recorder
-  fills; grid = (frames, height, width) of the latent/token grid handed to `recorder.maps_for`.
+  fills (a `StopForward` from the recorder, see `stop_after`, ends it early and is caught here); grid = (frames, height, width) of the latent/token grid handed to `recorder.maps_for`.
 - `DMCGuide`: drives guidance and attention-artifact collection through a diffusers pipeline's
   `callback_on_step_end` (`guide.callback`), or through `sample(...)` for hand-written loops:
   `before_step(i, t, latents) -> latents` guides while i < K; `after_step()` harvests the step's
@@ -188,13 +188,20 @@ def guide_latents(latents, forward_fn: Callable, recorder, phrase_boxes, grid: t
     """`settings.iterations` updates z <- z - sigma^2 eta grad E; returns (latents, energy before the first)."""
     import torch
 
+    from plugins.diffusers_video.attention import StopForward
+
     energy_before = None
     frames, height, width = grid
     for _ in range(settings.iterations):
         z = latents.detach().requires_grad_(True)
-        with torch.enable_grad(), recorder.recording():
-            forward_fn(z)
-            energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index)
+        with torch.enable_grad():
+            with recorder.recording():
+                try:
+                    forward_fn(z)
+                except StopForward:
+                    pass
+                energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index)
+            recorder.active = False  # gradient checkpointing re-runs layers in backward: record nothing there
             grad, = torch.autograd.grad(energy, z)
         recorder.reset()
         if energy_before is None:
@@ -209,13 +216,15 @@ class DMCGuide:
     forward_fn(z, t): conditional denoiser forward on z at timestep t (the recorder's wrapped layers run).
     phrase_boxes: one [n, T, 4] normalised xyxy tensor per recorder token group (pixel frames; resampled).
     grid: (frames, height, width) of the latent/token grid. measure_after: one more forward per guided step
-    to log the energy after the update.
+    to log the energy after the update. stop_after: the number of guided layers; the guidance forwards
+    stop after the last of them (None runs the whole denoiser).
     """
 
     def __init__(self, recorder, settings: GuidanceSettings, scheduler, forward_fn: Callable, phrase_boxes,
-                 grid: tuple[int, int, int], collect_maps: bool = True, measure_after: bool = False):
+                 grid: tuple[int, int, int], collect_maps: bool = True, measure_after: bool = False,
+                 stop_after: int | None = None):
         self.recorder, self.settings, self.scheduler = recorder, settings, scheduler
-        self.measure_after = measure_after
+        self.measure_after, self.stop_after = measure_after, stop_after
         self.forward_fn, self.phrase_boxes, self.grid = forward_fn, phrase_boxes, grid
         self.collect_maps = collect_maps
         self.history: list[dict] = []
@@ -231,8 +240,12 @@ class DMCGuide:
             self.recorder.active = self.collect_maps
             return latents
         sigma = min(sigma_t(self.scheduler, t), self.settings.max_sigma)
-        latents, before = guide_latents(latents, lambda z: self.forward_fn(z, t), self.recorder, self.phrase_boxes,
-                                        self.grid, sigma, self.settings)
+        self.recorder.stop_after = self.stop_after
+        try:
+            latents, before = guide_latents(latents, lambda z: self.forward_fn(z, t), self.recorder,
+                                            self.phrase_boxes, self.grid, sigma, self.settings)
+        finally:
+            self.recorder.stop_after = None
         record = {"step": i, "timestep": float(t), "sigma_t": sigma, "energy_before": before}
         if self.measure_after:
             record["energy_after"] = self.energy(latents, t)
@@ -245,9 +258,17 @@ class DMCGuide:
         """DMC energy of `latents` at `t` (no update)."""
         import torch
 
+        from plugins.diffusers_video.attention import StopForward
+
         frames, height, width = self.grid
+        self.recorder.stop_after = self.stop_after
         with torch.no_grad(), self.recorder.recording():
-            self.forward_fn(latents, t)
+            try:
+                self.forward_fn(latents, t)
+            except StopForward:
+                pass
+            finally:
+                self.recorder.stop_after = None
             e = recorder_energy(self.recorder, self.phrase_boxes, frames, height, width, self.settings.lam)
         self.recorder.reset()
         return float(e)

@@ -162,3 +162,21 @@ def test_phrase_absent_or_truncated_is_an_input_error(tmp_path):
         phrase_token_indices(clip, "1 red ball moving right", "green cube")
     with pytest.raises(InputError, match="truncated"):
         phrase_token_indices(clip, "1 red ball moving right", "moving right")
+
+
+def test_stop_after_ends_the_forward_at_the_last_recorded_layer():
+    from plugins.diffusers_video.attention import StopForward
+
+    unet = _tiny_unet3d()
+    rec = AttentionRecorder([[1]])
+    ran = []
+    unet.conv_out.register_forward_hook(lambda *a: ran.append(True))
+    with install_recorders(unet, rec, lambda n, m: n.startswith("mid_block") and m.is_cross_attention):
+        rec.stop_after = 1
+        with rec.recording(), pytest.raises(StopForward):
+            unet(torch.randn(1, 4, 2, 8, 8), 10, encoder_hidden_states=torch.randn(1, 7, 12))
+        assert len(rec.entries) == 1 and not ran
+        rec.stop_after = None
+        with rec.recording():
+            unet(torch.randn(1, 4, 2, 8, 8), 10, encoder_hidden_states=torch.randn(1, 7, 12))
+        assert len(rec.entries) == 1 and ran
