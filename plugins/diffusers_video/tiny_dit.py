@@ -32,7 +32,7 @@ def tiny_wan_pipeline(seed: int = 0, num_layers: int = 4):
 
 
 def tiny_cosmos_pipeline(seed: int = 0, num_layers: int = 4):
-    """CosmosTextToWorldPipeline: T5 encoder (d_model 32), CosmosTransformer3DModel (2 heads x 12), AutoencoderKLCosmos
+    """CosmosTextToWorldPipeline: T5 encoder (1 layer, d_model 32), CosmosTransformer3DModel (2 heads x 12), AutoencoderKLCosmos
     (haar patch 2, x2 spatial and temporal), EDM Euler scheduler. `concat_padding_mask` is off: the real checkpoints'
     padding-mask resize needs torchvision, which this environment does not have.
 
@@ -40,16 +40,13 @@ def tiny_cosmos_pipeline(seed: int = 0, num_layers: int = 4):
     NVIDIA model, so the NVIDIA Open Model License's guardrail requirement does not apply to them."""
     import torch
     from diffusers import AutoencoderKLCosmos, CosmosTextToWorldPipeline, CosmosTransformer3DModel, EDMEulerScheduler
-    from transformers import T5Config, T5EncoderModel
 
     from plugins.diffusers_video.cosmos import NoGuardrail
-    from plugins.diffusers_video.testing import tiny_t5_tokenizer
+    from plugins.diffusers_video.testing import tiny_t5_encoder, tiny_t5_tokenizer
 
     tokenizer = tiny_t5_tokenizer()
+    text_encoder = tiny_t5_encoder(tokenizer, d_model=32, seed=seed)
     torch.manual_seed(seed)
-    text_encoder = T5EncoderModel(T5Config(
-        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-        relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1))
     vae = AutoencoderKLCosmos(in_channels=3, out_channels=3, latent_channels=4, encoder_block_out_channels=(8, 8, 8, 8),
                               decode_block_out_channels=(8, 8, 8, 8), attention_resolutions=(8,), resolution=64,
                               num_layers=1, patch_size=2, patch_type="haar", scaling_factor=1.0,

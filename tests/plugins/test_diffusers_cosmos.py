@@ -21,7 +21,9 @@ from worldsim.testing import tiny_plan
 
 TINY = {"num_inference_steps": 2, "height": 16, "width": 16, "num_frames": 5, "fps": 8, "max_sequence_length": 16,
         "guidance_scale": 3.0, "guardrail": False}
-GUIDED = {"eta": 100.0, "steps": 2, "iterations": 3}  # EDM: sigma_t = sigma (80 at the first step)
+# EDM: sigma_t = sigma (80 at the first step, capped at guidance.max_sigma = 15); the transformer sees
+# c_in * z with c_in = 1 / sqrt(sigma^2 + sigma_data^2), which shrinks the gradient in z by about 1 / sigma.
+GUIDED = {"eta": 1000.0, "steps": 2, "iterations": 3}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +64,8 @@ def test_guidance_pulls_the_object_attention_into_the_boxes(cosmos_dir, tmp_path
         history = info["guidance_history"]
         assert len(history) == (2 if label == "on" else 0)
         energies[label] = _in_box_energy(maps, plan, 5)
-    assert history[0]["sigma_t"] == pytest.approx(80.0)
-    assert energies["on"] < energies["off"] - 0.02, energies
+    assert history[0]["sigma_t"] == 15.0  # sigma_max 80, capped
+    assert energies["on"] < energies["off"] - 0.05, energies
 
 
 def test_same_seed_same_attention_other_seed_differs(cosmos_dir, tmp_path):
@@ -176,7 +178,7 @@ def test_real_cosmos_checkpoint(tmp_path):
         pytest.skip("set WORLDSIM_COSMOS_MODEL to a Cosmos text-to-world diffusers model id or folder")
     plan = tiny_plan()
     energies = {}
-    for label, guidance in [("off", {"enabled": False}), ("on", {"eta": 100.0, "steps": 10})]:
+    for label, guidance in [("off", {"enabled": False}), ("on", {"eta": 1000.0, "steps": 10})]:
         out = tmp_path / label
         out.mkdir()
         CosmosGenerator({"model": model, "dtype": "bfloat16", "num_frames": 33, "height": 704, "width": 1280,
