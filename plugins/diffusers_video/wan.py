@@ -40,9 +40,10 @@ class WanGenerator(DiffusersVideoGenerator):
     layout = "tokens"
 
     def load(self, cfg, dtype):
+        import torch
         from diffusers import WanPipeline
 
-        dtypes = {"default": dtype, "vae": __import__("torch").float32} if cfg.vae_float32 else dtype
+        dtypes = {"default": dtype, "vae": torch.float32} if cfg.vae_float32 else dtype
         return WanPipeline.from_pretrained(cfg.model, dtype=dtypes, revision=cfg.revision,
                                            local_files_only=cfg.local_files_only)
 
