@@ -10,7 +10,8 @@ the answers with plugins.vlm4d_qa.judge (letter extraction). It prints date, mac
 one line per scene, and the accuracy per category. A scene that fails counts its questions as wrong.
 
 Run: nice -n 10 .venv/bin/python benchmarks/bench_qa_field4d.py [--scenes 100] [--seed 0] [--iterations 200]
-         [--size 64] [--frames 8] [--set KIND.KEY=VALUE ...] [--answerer-set KEY=VALUE ...] [--out DIR] [--json FILE]
+         [--size 64] [--frames 8] [--set KIND.KEY=VALUE ...] [--answerer-set KEY=VALUE ...] [--out DIR [--reuse]]
+         [--json FILE]
 """
 
 from __future__ import annotations
@@ -70,14 +71,25 @@ def score_input(run_dir: Path):
                       video=GeneratedVideo.model_validate(out["video"]), reconstruction=Reconstruction.model_validate(out["reconstruction"]))
 
 
-def run_scene(scene: dict, cfg, answerer, root: Path) -> tuple[dict, list]:
+def existing_run(root: Path, plan, seed: int, config: dict) -> Path | None:
+    """A finished run folder under root with this plan, seed and resolved config (--reuse)."""
+    for run_json in sorted(root.glob("*/run.json")):
+        m = json.loads(run_json.read_text())
+        if m.get("seed") == seed and m.get("plan") == plan.model_dump(mode="json") and m.get("config") == config:
+            return run_json.parent
+    return None
+
+
+def run_scene(scene: dict, cfg, answerer, root: Path, reuse: bool = False) -> tuple[dict, list]:
     from plugins.vlm4d_qa.judge import judge
     from plugins.vlm4d_qa.questions import generate_questions
     from worldsim.runner import run_pipeline
 
     plan = plan_of(scene)
     t0 = time.perf_counter()
-    run_dir = run_pipeline(plan.text, config=cfg, seed=scene["seed"], output_dir=root, plan=plan)
+    run_dir = existing_run(root, plan, scene["seed"], cfg.model_dump(mode="json")) if reuse else None
+    if run_dir is None:
+        run_dir = run_pipeline(plan.text, config=cfg, seed=scene["seed"], output_dir=root, plan=plan)
     gen_s = time.perf_counter() - t0
     inputs = score_input(run_dir)
     labels = json.loads((run_dir / inputs.video.labels).read_text())
@@ -107,6 +119,8 @@ def main() -> int:
     ap.add_argument("--answerer-set", dest="answerer_overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override one field-4d setting (repeatable), e.g. --answerer-set still_threshold=0.05")
     ap.add_argument("--out", default=None, help="keep the run folders under this folder (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true", help="with --out: answer from run folders already there (same plan, "
+                    "seed and config) instead of generating them again")
     ap.add_argument("--json", default=None, help="also write the per-scene rows and the accuracy to this JSON file")
     args = ap.parse_args()
     if args.scenes < 1:
@@ -151,7 +165,7 @@ def main() -> int:
     try:
         for scene in scenes:
             try:
-                row, recs = run_scene(scene, cfg, answerer, root)
+                row, recs = run_scene(scene, cfg, answerer, root, args.reuse)
             except Exception as exc:  # a failed scene counts as a miss; keep going
                 row, recs = dict(scene, error=f"{type(exc).__name__}: {exc}"), []
                 print(f"{scene['index']:>3} FAILED: {row['error']}", flush=True)

@@ -55,8 +55,8 @@ class Field4DConfig(StageConfig):
     temperature: float = Field(0.05, gt=0, le=10, description="softmax temperature over the vocabulary cosines")
     min_probability: float = Field(0.5, gt=0, lt=1, description="a Gaussian is the target's when the target's texts hold this much probability")
     min_gaussians: int = Field(10, ge=1, description="fewer selected Gaussians than this: the target is absent")
-    min_group_share: float = Field(0.25, gt=0, le=1, description="an instance needs this share of the largest instance's Gaussians")
-    link_factor: float = Field(2.5, gt=0, description="Gaussians nearer than this x the selection's median nearest-neighbour "
+    min_group_share: float = Field(0.4, gt=0, le=1, description="an instance needs this share of the largest instance's Gaussians")
+    link_factor: float = Field(3.0, gt=0, description="Gaussians nearer than this x the selection's median nearest-neighbour "
                                "distance in every frame belong to one instance")
     edge_fraction: float = Field(0.25, gt=0, le=0.5, description="share of frames averaged at each end for the displacement")
     still_threshold: float = Field(0.06, gt=0, lt=1, description="displacement (frame fractions) below which an object is 'not moving'")
