@@ -65,6 +65,9 @@ class CosmosGenerator(DiffusersVideoGenerator):
     def load(self, cfg, dtype):
         from diffusers import CosmosTextToWorldPipeline
 
+        from plugins.diffusers_video.wan import require_accelerate
+
+        require_accelerate(f"generator '{self.name}' (CosmosTransformer3DModel keeps fp32 modules when loading)")
         return CosmosTextToWorldPipeline.from_pretrained(cfg.model, dtype=dtype, safety_checker=self.safety_checker(),
                                                          revision=cfg.revision, local_files_only=cfg.local_files_only)
 

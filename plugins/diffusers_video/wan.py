@@ -16,7 +16,15 @@ from __future__ import annotations
 from pydantic import Field
 
 from plugins.diffusers_video.base import DiffusersVideoConfig, DiffusersVideoGenerator, Prepared, block_band
-from worldsim.errors import ConfigError
+from worldsim.errors import ConfigError, MissingDependencyError
+
+
+def require_accelerate(needed_for: str) -> None:
+    """diffusers loads models with `_keep_in_fp32_modules` (Wan, Cosmos) only with accelerate installed."""
+    from diffusers.utils import is_accelerate_available
+
+    if not is_accelerate_available():
+        raise MissingDependencyError("accelerate", needed_for)
 
 
 class WanConfig(DiffusersVideoConfig):
@@ -43,6 +51,7 @@ class WanGenerator(DiffusersVideoGenerator):
         import torch
         from diffusers import WanPipeline
 
+        require_accelerate(f"generator '{self.name}' (WanTransformer3DModel keeps fp32 modules when loading)")
         dtypes = {"default": dtype, "vae": torch.float32} if cfg.vae_float32 else dtype
         return WanPipeline.from_pretrained(cfg.model, dtype=dtypes, revision=cfg.revision,
                                            local_files_only=cfg.local_files_only)

@@ -159,3 +159,13 @@ def test_real_wan_checkpoint(tmp_path):
         maps = load_file(str(out / "attention.safetensors"))["maps"]
         energies[label] = _in_box_energy(maps, plan, 17)
     assert energies["on"] < energies["off"], energies
+
+
+def test_loading_without_accelerate_names_the_package(wan_dir, tmp_path, monkeypatch):
+    import diffusers.utils
+
+    from worldsim.errors import MissingDependencyError
+
+    monkeypatch.setattr(diffusers.utils, "is_accelerate_available", lambda: False)
+    with pytest.raises(MissingDependencyError, match="accelerate"):
+        _generator(wan_dir).run(tiny_plan(), seed=0, out_dir=tmp_path)
