@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from plugins.diffusers_video.testing import tiny_clip_text_model, tiny_clip_tokenizer
+from plugins.diffusers_video.testing import tiny_animatediff_pipeline
 from worldsim.errors import ConfigError, InputError
 from worldsim.registry import get_stage
 from worldsim.testing import tiny_plan
@@ -13,32 +13,7 @@ from worldsim.types import GeneratedVideo
 
 @pytest.fixture(scope="module")
 def tiny_animatediff(tmp_path_factory):
-    """A random tiny AnimateDiff pipeline (UNetMotionModel, CLIP text, AutoencoderKL), saved with save_pretrained."""
-    from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
-
-    tok = tiny_clip_tokenizer()
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
-                                out_channels=4, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
-                                norm_num_groups=4, attention_head_dim=4)
-    with torch.no_grad():  # sharper random cross-attention, so that the attention depends on the latents
-        for name, module in unet.named_modules():
-            if name.endswith("attn2"):
-                module.to_q.weight.mul_(3)
-                module.to_k.weight.mul_(3)
-    adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=1, motion_norm_num_groups=4,
-                            motion_num_attention_heads=2, motion_max_seq_length=32)
-    vae = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        latent_channels=4, norm_num_groups=4)
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                          set_alpha_to_one=False, steps_offset=1)
-    pipe = AnimateDiffPipeline(vae=vae, text_encoder=tiny_clip_text_model(tok), tokenizer=tok, unet=unet,
-                               motion_adapter=adapter, scheduler=sched)
-    path = tmp_path_factory.mktemp("tiny-animatediff")
-    pipe.save_pretrained(path)
-    return str(path)
+    return tiny_animatediff_pipeline(tmp_path_factory.mktemp("tiny-animatediff"))
 
 
 def _config(model, **guidance):

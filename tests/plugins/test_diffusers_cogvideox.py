@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from plugins.diffusers_video.testing import tiny_t5_encoder, tiny_t5_tokenizer
+from plugins.diffusers_video.testing import tiny_cogvideox_pipeline
 from worldsim.errors import ConfigError
 from worldsim.registry import get_stage
 from worldsim.testing import tiny_plan
@@ -13,26 +13,7 @@ from worldsim.types import GeneratedVideo, MotionSpec, ObjectSpec, Plan
 
 @pytest.fixture(scope="module")
 def tiny_cogvideox(tmp_path_factory):
-    """A random tiny CogVideoX pipeline (2-block DiT with RoPE, T5 encoder, AutoencoderKLCogVideoX), saved to disk."""
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
-
-    tok = tiny_t5_tokenizer(max_length=16)
-    torch.manual_seed(0)
-    transformer = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4,
-                                              out_channels=4, time_embed_dim=4, text_embed_dim=16, num_layers=2,
-                                              sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
-                                              max_text_seq_length=16, use_rotary_positional_embeddings=True)
-    vae = AutoencoderKLCogVideoX(in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 3,
-                                 up_block_types=("CogVideoXUpBlock3D",) * 3, block_out_channels=(8, 8, 8),
-                                 latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
-    sched = CogVideoXDDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                                   set_alpha_to_one=True, prediction_type="v_prediction", rescale_betas_zero_snr=True,
-                                   timestep_spacing="trailing")
-    pipe = CogVideoXPipeline(tokenizer=tok, text_encoder=tiny_t5_encoder(tok), vae=vae, transformer=transformer,
-                             scheduler=sched)
-    path = tmp_path_factory.mktemp("tiny-cogvideox")
-    pipe.save_pretrained(path)
-    return str(path)
+    return tiny_cogvideox_pipeline(tmp_path_factory.mktemp("tiny-cogvideox"))
 
 
 def _config(model, **guidance):
@@ -75,7 +56,8 @@ def test_two_objects_one_map_per_planned_instance(tiny_cogvideox, tmp_path):
     plan = Plan(mode="generate", text="two red balls and a blue cube moving left",
                 objects=(ObjectSpec(name="ball", color="red", count=2), ObjectSpec(name="cube", color="blue")),
                 motion=MotionSpec(direction="left"))
-    get_stage("generator", "diffusers-cogvideox", _config(tiny_cogvideox, steps=1, iterations=1)).run(plan, 0, tmp_path)
+    cfg = {**_config(tiny_cogvideox, steps=1, iterations=1), "guidance_scale": 1.0}  # no CFG: batch of one
+    get_stage("generator", "diffusers-cogvideox", cfg).run(plan, 0, tmp_path)
     maps = load_file(str(tmp_path / "attention.safetensors"))["maps"]
     meta = json.loads((tmp_path / "generation.json").read_text())
     assert maps.shape == (3, 9, 4, 4)
