@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import itertools
 import json
 import os
@@ -130,7 +131,7 @@ def resolve_config(spec: BatchSpec) -> PipelineConfig:
             raise ConfigError(f"batch spec: settings.{step.kind}: {exc}") from None
     if spec.questions:
         try:
-            import plugins.vlm4d_qa.questions  # noqa: F401
+            importlib.import_module("plugins.vlm4d_qa.questions")
         except ImportError as exc:
             raise ConfigError(f"batch spec: questions: true needs plugins.vlm4d_qa.questions ({exc}); set questions: false") from None
     return cfg

@@ -221,7 +221,10 @@ def cmd_dataset_validate(args) -> int:
 def cmd_dataset_card(args) -> int:
     from pathlib import Path
 
-    print((Path(args.dir) / "README.md").read_text() if (Path(args.dir) / "README.md").is_file() else "", end="")
+    card = Path(args.dir) / "README.md"
+    if not card.is_file():
+        raise InputError(f"{card} does not exist; is '{args.dir}' a folder written by `worldsim batch`?")
+    print(card.read_text(), end="")
     return 0
 
 
