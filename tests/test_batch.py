@@ -247,3 +247,21 @@ def test_second_batch_on_the_same_folder_is_refused_while_one_runs(tmp_path):
         with pytest.raises(InputError, match="being written by another batch run"):
             with batch.open_batch(spec, tmp_path / "ds"):
                 pass
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_runner(tmp_path):
+    out = tmp_path / "ds"
+    summary = batch.run_batch(tiny_batch_spec(num_scenes=3), out, runner="dask", workers=2)
+    assert summary["synthesized"] == 3 and summary["runner"] == "dask"
+    assert datasets.validate_dataset(out)["scenes"] == 3
+
+
+def test_a_parser_that_reads_other_parameters_fails_the_scene(tmp_path):
+    from worldsim.testing import tiny_plan
+
+    scene = batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=1)))[0]
+    wrong = tiny_plan(name=scene.object, color=scene.color, count=scene.count,
+                      direction="up" if scene.direction != "up" else "down", speed=scene.speed)
+    with pytest.raises(InputError, match=f"scene {scene.id}: the parser read .* from '{scene.prompt}'"):
+        batch._check_plan(scene, wrong)

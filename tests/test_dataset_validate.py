@@ -127,3 +127,10 @@ def test_cli_exit_2_with_one_line_naming_the_file(ds):
     assert bad.returncode == 2
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{ds / 'README.md'}: sha256 or size differs" in lines[0]
+
+
+def test_cli_card_prints_the_card(ds):
+    proc = subprocess.run([sys.executable, "-m", "worldsim.cli", "dataset", "card", str(ds)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == (ds / "README.md").read_text()
+    missing = subprocess.run([sys.executable, "-m", "worldsim.cli", "dataset", "card", str(ds / "nope")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "README.md does not exist" in missing.stderr
