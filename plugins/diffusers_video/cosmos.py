@@ -20,6 +20,8 @@ are not under that licence, such as the tiny random pipelines of the tests.
 
 from __future__ import annotations
 
+import importlib.util
+
 from pydantic import Field
 
 from plugins.diffusers_video.base import DiffusersVideoConfig, DiffusersVideoGenerator, Prepared, block_band
@@ -83,12 +85,10 @@ class CosmosGenerator(DiffusersVideoGenerator):
 
     def denoiser(self, pipe):
         tr = pipe.transformer
-        if tr.config.concat_padding_mask:
-            try:
-                import torchvision  # noqa: F401  (the transformer resizes its padding mask with it)
-            except ImportError:
-                raise MissingDependencyError("torchvision", f"generator 'diffusers-cosmos' with model="
-                                             f"{self.config.model!r} (concat_padding_mask)") from None
+        if tr.config.concat_padding_mask and importlib.util.find_spec("torchvision") is None:
+            # the transformer resizes its padding mask with torchvision
+            raise MissingDependencyError("torchvision", f"generator 'diffusers-cosmos' with model="
+                                         f"{self.config.model!r} (concat_padding_mask)")
         return tr
 
     def default_layers(self, denoiser, settings):

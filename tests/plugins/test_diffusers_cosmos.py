@@ -4,6 +4,7 @@ The tiny pipeline is not an NVIDIA model, so it runs with `guardrail: false` (wo
 checker); the guardrail path itself is tested with stand-in checkers.
 """
 
+import importlib.util
 import json
 import math
 import os
@@ -132,12 +133,8 @@ def test_bad_settings_fail_before_sampling(cosmos_dir, tmp_path, monkeypatch, ov
 
 
 def test_guardrail_on_needs_cosmos_guardrail(cosmos_dir, tmp_path):
-    pytest.importorskip("diffusers")
-    try:
-        import cosmos_guardrail  # noqa: F401
+    if importlib.util.find_spec("cosmos_guardrail") is not None:
         pytest.skip("cosmos_guardrail is installed here")
-    except ImportError:
-        pass
     with pytest.raises(MissingDependencyError, match="cosmos_guardrail"):
         _generator(cosmos_dir, guardrail=True).run(tiny_plan(), seed=0, out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -185,3 +182,17 @@ def test_real_cosmos_checkpoint(tmp_path):
                          "num_inference_steps": 36, "guidance": guidance}).run(plan, seed=0, out_dir=out)
         energies[label] = _in_box_energy(load_file(str(out / "attention.safetensors"))["maps"], plan, 33)
     assert energies["on"] < energies["off"], energies
+
+
+def test_padding_mask_checkpoints_need_torchvision(monkeypatch):
+    """Real Cosmos checkpoints concatenate a padding mask that the transformer resizes with torchvision."""
+    import importlib.util as util
+    from types import SimpleNamespace
+
+    real = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "torchvision" else real(name, *a))
+    pipe = SimpleNamespace(transformer=SimpleNamespace(config=SimpleNamespace(concat_padding_mask=True)))
+    with pytest.raises(MissingDependencyError, match="torchvision"):
+        CosmosGenerator({"guardrail": False}).denoiser(pipe)
+    pipe.transformer.config.concat_padding_mask = False
+    assert CosmosGenerator({"guardrail": False}).denoiser(pipe) is pipe.transformer
