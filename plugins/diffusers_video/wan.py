@@ -1,4 +1,7 @@
-"""`diffusers-wan`: Wan 2.1 / 2.2 text-to-video (flow-matching DiT, UMT5 text) with Directional Motion Control.
+"""`diffusers-wan`: Wan text-to-video (flow-matching DiT, UMT5 text) with Directional Motion Control.
+
+Single-transformer Wan pipelines: Wan 2.1 T2V (1.3B, 14B) and Wan 2.2 TI2V-5B (one timestep per token,
+not yet run on its weights); the two-expert Wan 2.2 A14B (transformer_2) is refused before sampling.
 
 Every Wan block has a cross-attention `blocks.{i}.attn2` (video queries, UMT5 keys) whose processor
 `WanAttention` calls with positional arguments (hidden states, text, mask, rotary embeddings); the
