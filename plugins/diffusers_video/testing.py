@@ -5,7 +5,9 @@
 Both return a fast tokenizer (offset_mapping works); with `path` they are also saved there.
 - `tiny_clip_text_model(tokenizer)`, `tiny_t5_encoder(tokenizer)`: random 1-layer text encoders.
 - `tiny_animatediff_pipeline(path)`, `tiny_cogvideox_pipeline(path)`: whole random pipelines, saved with
-  save_pretrained at `path` (returned as str) for loading back by path (16x16 / 32x32 frames on CPU).
+  save_pretrained at `path` (returned as str) for loading back by path (16x16 / 32x32 frames on CPU);
+  `tiny_sd_and_motion_adapter(path) -> (sd folder, adapter folder)`: the AnimateDiff parts as a Stable
+  Diffusion base plus a separate MotionAdapter.
 """
 
 from __future__ import annotations
@@ -63,14 +65,9 @@ def tiny_t5_encoder(tokenizer, d_model: int = 16, seed: int = 0):
                                    eos_token_id=1, decoder_start_token_id=0)).eval()
 
 
-def tiny_animatediff_pipeline(path: str | Path, qk_gain: float = 3.0, seed: int = 0) -> str:
-    """Random tiny AnimateDiff pipeline (UNetMotionModel 8/16 channels, CLIP text, AutoencoderKL x2) saved at `path`.
-
-    `qk_gain` scales the cross-attention query/key weights so the random attention is peaked enough to
-    depend on the latents (at the default init it is almost uniform over the 77 tokens).
-    """
+def _tiny_sd_parts(qk_gain: float, seed: int) -> dict:
     import torch
-    from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
+    from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
 
     tok = tiny_clip_tokenizer()
     text_encoder = tiny_clip_text_model(tok, seed=seed)
@@ -91,10 +88,32 @@ def tiny_animatediff_pipeline(path: str | Path, qk_gain: float = 3.0, seed: int 
                         latent_channels=4, norm_num_groups=4)
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False, steps_offset=1)
-    pipe = AnimateDiffPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet, motion_adapter=adapter,
-                               scheduler=scheduler)
-    pipe.save_pretrained(str(path))
+    return dict(vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet, motion_adapter=adapter, scheduler=scheduler)
+
+
+def tiny_animatediff_pipeline(path: str | Path, qk_gain: float = 3.0, seed: int = 0) -> str:
+    """Random tiny AnimateDiff pipeline (UNetMotionModel 8/16 channels, CLIP text, AutoencoderKL x2) saved at `path`.
+
+    `qk_gain` scales the cross-attention query/key weights so the random attention is peaked enough to
+    depend on the latents (at the default init it is almost uniform over the 77 tokens).
+    """
+    from diffusers import AnimateDiffPipeline
+
+    AnimateDiffPipeline(**_tiny_sd_parts(qk_gain, seed)).save_pretrained(str(path))
     return str(path)
+
+
+def tiny_sd_and_motion_adapter(path: str | Path, qk_gain: float = 3.0, seed: int = 0) -> tuple[str, str]:
+    """The same tiny parts saved as a Stable Diffusion pipeline (`path`/sd) and a MotionAdapter (`path`/adapter)."""
+    from diffusers import StableDiffusionPipeline
+
+    parts = _tiny_sd_parts(qk_gain, seed)
+    adapter = parts.pop("motion_adapter")
+    sd, ad = Path(path) / "sd", Path(path) / "adapter"
+    StableDiffusionPipeline(**parts, safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(str(sd))
+    adapter.save_pretrained(str(ad))
+    return str(sd), str(ad)
 
 
 def tiny_cogvideox_pipeline(path: str | Path, seed: int = 0) -> str:

@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from plugins.diffusers_video.testing import tiny_animatediff_pipeline
+from plugins.diffusers_video.testing import tiny_animatediff_pipeline, tiny_sd_and_motion_adapter
 from worldsim.errors import ConfigError, InputError
 from worldsim.registry import get_stage
 from worldsim.testing import tiny_plan
@@ -76,6 +76,23 @@ def test_invalid_settings_fail_before_sampling(tiny_animatediff, tmp_path):
         get_stage("generator", "diffusers-animatediff", _config(tiny_animatediff, layers=["down_blocks.9"])).run(
             tiny_plan(), seed=0, out_dir=tmp_path / "l")
     assert not any(tmp_path.rglob("*.mp4"))
+
+
+def test_sd_base_plus_motion_adapter_loads_by_path(tiny_animatediff, tmp_path):
+    from safetensors.torch import load_file
+
+    sd, adapter = tiny_sd_and_motion_adapter(tmp_path / "parts")
+    cfg = {**_config(sd, iterations=1), "motion_adapter": adapter}
+    stage = get_stage("generator", "diffusers-animatediff", cfg)
+    stage.run(tiny_plan(), seed=3, out_dir=tmp_path / "a")
+    assert type(stage.pipeline().unet).__name__ == "UNetMotionModel"
+    ddim = get_stage("generator", "diffusers-animatediff", {**cfg, "scheduler": "ddim"}).pipeline().scheduler
+    assert ddim.config.timestep_spacing == "linspace" and ddim.config.clip_sample is False
+    get_stage("generator", "diffusers-animatediff", _config(tiny_animatediff, iterations=1)).run(
+        tiny_plan(), seed=3, out_dir=tmp_path / "b")
+    # same parts, same seed: the same attention as the saved whole pipeline
+    a, b = (load_file(str(tmp_path / d / "attention.safetensors"))["maps"] for d in "ab")
+    assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_missing_model_is_one_line_input_error(tmp_path):
