@@ -192,21 +192,25 @@ def guide_latents(latents, forward_fn: Callable, recorder, phrase_boxes, grid: t
 
     energy_before = None
     frames, height, width = grid
+    stop_after = recorder.stop_after
     for _ in range(settings.iterations):
         z = latents.detach().requires_grad_(True)
-        with torch.enable_grad():
-            with recorder.recording():
-                try:
-                    forward_fn(z)
-                except StopForward:
-                    pass
-                energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index)
-            recorder.active = False  # gradient checkpointing re-runs layers in backward: record nothing there
+        recorder.stop_after = stop_after
+        with torch.enable_grad(), recorder.recording():
+            try:
+                forward_fn(z)
+            except StopForward:
+                pass
+            energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index)
+            # Gradient checkpointing re-runs the blocks in backward and needs the same ops as the forward:
+            # keep recording (the extra maps are dropped below), never stop there.
+            recorder.stop_after = None
             grad, = torch.autograd.grad(energy, z)
         recorder.reset()
         if energy_before is None:
             energy_before = float(energy.detach())
         latents = (z - (sigma ** 2) * settings.eta * grad.to(z.dtype)).detach()
+    recorder.stop_after = stop_after
     return latents, energy_before
 
 

@@ -66,6 +66,18 @@ def test_two_objects_one_map_per_planned_instance(tiny_cogvideox, tmp_path):
     assert torch.allclose(maps.sum((-1, -2)), torch.ones(3, 9), atol=1e-5)
 
 
+def test_gradient_checkpointing_gives_the_same_guided_maps(tiny_cogvideox, tmp_path):
+    """Checkpoint recompute in the guidance backward re-runs the wrapped layers (and the early stop)."""
+    from safetensors.torch import load_file
+
+    maps = {}
+    for gc in (False, True):
+        cfg = {**_config(tiny_cogvideox, iterations=2), "gradient_checkpointing": gc}
+        get_stage("generator", "diffusers-cogvideox", cfg).run(tiny_plan(), 2, tmp_path / str(gc))
+        maps[gc] = load_file(str(tmp_path / str(gc) / "attention.safetensors"))["maps"]
+    assert torch.allclose(maps[False], maps[True], atol=1e-5)
+
+
 def test_frame_count_must_fit_the_temporal_vae(tiny_cogvideox, tmp_path):
     cfg = {**_config(tiny_cogvideox), "num_frames": 8}
     with pytest.raises(ConfigError, match="num_frames=8"):
