@@ -10,7 +10,7 @@ and stores, per layer call, the head-averaged probability summed over each phras
 
 API (stable; other backends import it):
 
-- `phrase_token_indices(tokenizer, prompt, phrase) -> list[int]`: token positions of `phrase` in the
+- `phrase_token_indices(tokenizer, prompt, phrase, max_length=None) -> list[int]`: token positions of `phrase` in the
   tokenised `prompt` (special tokens included, as the pipelines encode), found through the fast
   tokenizer's `offset_mapping`. InputError when the phrase is not in the prompt or was truncated.
 - `AttentionRecorder(token_groups, layout)`: `token_groups` one list of token indices per phrase
@@ -61,8 +61,12 @@ Mode = Literal["cross", "joint-video-text"]
 Layout = Literal["frames-in-batch", "tokens"]
 
 
-def phrase_token_indices(tokenizer, prompt: str, phrase: str) -> list[int]:
-    """Token positions of `phrase` (first occurrence, case-insensitive, word start) in `prompt`."""
+def phrase_token_indices(tokenizer, prompt: str, phrase: str, max_length: int | None = None) -> list[int]:
+    """Token positions of `phrase` (first occurrence, case-insensitive, word start) in `prompt`.
+
+    max_length: the pipeline's text length when it is shorter than `tokenizer.model_max_length`
+    (CogVideoX/Wan `max_sequence_length`); tokens past it count as truncated.
+    """
     match = re.search(r"(?<!\w)" + re.escape(phrase.strip()), prompt, flags=re.IGNORECASE)
     if not phrase.strip() or match is None:
         raise InputError(f"object phrase {phrase!r} does not occur in the prompt {prompt!r}")
@@ -70,6 +74,8 @@ def phrase_token_indices(tokenizer, prompt: str, phrase: str) -> list[int]:
     if not getattr(tokenizer, "is_fast", False):
         raise InputError(f"tokenizer {type(tokenizer).__name__} has no offset mapping; a fast (tokenizers) tokenizer is needed")
     limit = getattr(tokenizer, "model_max_length", None)
+    if max_length is not None:
+        limit = min(max_length, limit) if limit else max_length
     enc = tokenizer(prompt, return_offsets_mapping=True, add_special_tokens=True,
                     truncation=bool(limit and limit < 10**6), max_length=limit if limit and limit < 10**6 else None)
     indices = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if b > a and a < end and b > start]

@@ -235,7 +235,8 @@ class DiffusersVideoGenerator(Stage):
         phrase_boxes = [instance_boxes[[k for k, p in enumerate(instance_phrase) if p == q]] for q in range(len(phrases))]
 
         pipe = self.pipeline()
-        groups = [phrase_token_indices(pipe.tokenizer, prompt, p) for p in phrases]
+        text_len = getattr(cfg, "max_sequence_length", None)
+        groups = [phrase_token_indices(pipe.tokenizer, prompt, p, text_len) for p in phrases]
         denoiser = self.denoiser(pipe)
         layers = self.guided_layers(denoiser, settings)
         device = pipe._execution_device

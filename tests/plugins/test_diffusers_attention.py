@@ -162,6 +162,10 @@ def test_phrase_absent_or_truncated_is_an_input_error(tmp_path):
         phrase_token_indices(clip, "1 red ball moving right", "green cube")
     with pytest.raises(InputError, match="truncated"):
         phrase_token_indices(clip, "1 red ball moving right", "moving right")
+    t5 = tiny_t5_tokenizer()
+    assert phrase_token_indices(t5, "a red ball moving right", "right") == [4]
+    with pytest.raises(InputError, match="truncated"):
+        phrase_token_indices(t5, "a red ball moving right", "right", max_length=4)
 
 
 def test_stop_after_ends_the_forward_at_the_last_recorded_layer():
