@@ -267,13 +267,13 @@ class DiffusersVideoGenerator(Stage):
         from worldsim.artifacts import atomic_write_json
         from worldsim.io.video import write_mp4
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_mp4(out_dir / "video.mp4", frames, cfg.fps)
         maps = self._instance_maps(guide.mean_maps(), instance_boxes, instance_phrase, cfg.num_frames)  # [K, T, h, w]
-        _save_maps(out_dir / "attention.safetensors", maps)
         h, w = maps.shape[-2:]
         in_box = [[round(float((maps[k, t] * box_masks(instance_boxes[k, t:t + 1], h, w)[0]).sum()), 6)
                    for t in range(cfg.num_frames)] for k in range(maps.shape[0])]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_mp4(out_dir / "video.mp4", frames, cfg.fps)
+        _save_maps(out_dir / "attention.safetensors", maps)
         atomic_write_json(out_dir / "generation.json", {
             "generator": self.name, "seed": seed, "config": cfg.model_dump(mode="json"),
             "plan": plan.model_dump(mode="json"), "prompt": prompt, "phrases": phrases, "token_indices": groups,
