@@ -443,7 +443,6 @@ def run_batch(spec: BatchSpec | str | os.PathLike | dict, out_dir: str | Path,
     out = Path(out_dir)
     with open_batch(spec, out) as (config, scenes):
         t0 = time.perf_counter()
-        results = []
         done_before = [s for s in scenes if is_done(s, out)]
         todo = [s for s in scenes if s not in done_before]
         results = [{"id": s.id, "status": "skipped", "wall_s": 0.0} for s in done_before]
