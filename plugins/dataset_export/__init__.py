@@ -1,1 +1,0 @@
-"""Built-in plugin: dataset exporters for VLM fine-tuning (work in progress)."""
