@@ -23,7 +23,7 @@ def test_overrides_set_stage_settings_and_seed():
     [
         ("nope", [], "unknown config 'nope'; available presets: default"),
         ("default", ["generator.num_frames"], "is not KEY=VALUE"),
-        ("generate-only", ["editor.threshold=1"], "names stage kind 'editor', which this preset lacks"),
+        ("generate-only", ["editor.threshold=1"], "names stage 'editor', which this preset lacks"),
         ("default", ["stages=1"], "is not a preset field"),
         ("default", ["seed=abc"], "seed"),
     ],
@@ -47,3 +47,13 @@ def test_yaml_file_validation(tmp_path):
     broken.write_text("stages: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(str(broken))
+
+
+def test_override_picks_one_of_several_scorers_by_name():
+    cfg = load_config("default", ["scorer:vlm4d-qa.modes=[cot]", "scorer.min_pixels=7"])
+    qa = next(s for s in cfg.stages if s.name == "vlm4d-qa")
+    conformance = next(s for s in cfg.stages if s.name == "conformance")
+    assert qa.config["modes"] == ["cot"]
+    assert conformance.config["min_pixels"] == 7  # a bare kind names the first stage of that kind
+    with pytest.raises(ConfigError, match="scorer:nope"):
+        load_config("default", ["scorer:nope.x=1"])

@@ -77,7 +77,8 @@ def _parse_value(text: str):
 
 
 def apply_override(data: dict, override: str) -> None:
-    """`generator.num_frames=8` sets stages[generator].config.num_frames; `seed=3` sets a top-level key."""
+    """`generator.num_frames=8` sets stages[generator].config.num_frames (the first stage of that kind;
+    `scorer:vlm4d-qa.modes=[cot]` names the stage); `seed=3` sets a top-level key."""
     key, sep, raw = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"override '{override}' is not KEY=VALUE (e.g. generator.num_frames=8)")
@@ -88,10 +89,11 @@ def apply_override(data: dict, override: str) -> None:
         data[parts[0]] = _parse_value(raw)
         return
     kind, *path = parts
-    step = next((s for s in data.get("stages", []) if s.get("kind") == kind), None)
+    kind, _, name = kind.partition(":")  # `scorer:vlm4d-qa.modes=[cot]` picks one of several scorers by name
+    step = next((s for s in data.get("stages", []) if s.get("kind") == kind and name in ("", s.get("name"))), None)
     if step is None:
-        kinds = [s.get("kind") for s in data.get("stages", [])]
-        raise ConfigError(f"override '{override}' names stage kind '{kind}', which this preset lacks; it has: {', '.join(kinds)}")
+        stages = [f"{s.get('kind')}:{s.get('name')}" for s in data.get("stages", [])]
+        raise ConfigError(f"override '{override}' names stage '{kind}{':' + name if name else ''}', which this preset lacks; it has: {', '.join(stages)}")
     target = step.setdefault("config", {})
     for p in path[:-1]:
         target = target.setdefault(p, {})
