@@ -43,7 +43,7 @@ class TinyT2VConfig(BaseModel):
     intensity_copies: int = Field(2, ge=1, le=4, description="times c_M is repeated in the context")
     train_timesteps: int = Field(1000)
     beta_schedule: str = Field("squaredcos_cap_v2")
-    prediction_type: str = Field("epsilon")
+    prediction_type: str = Field("epsilon", pattern="^(epsilon|v_prediction)$")
 
     @property
     def grid(self) -> int:

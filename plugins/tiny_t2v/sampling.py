@@ -55,7 +55,7 @@ def generate_clip(model, prompt: str, phrases: list[str], phrase_boxes: list, le
     guidance.validate_for(steps, prompt, phrases)
     groups = [phrase_tokens(prompt, p, c.text_tokens) for p in phrases]
     start = time.perf_counter()
-    scheduler = DDIMScheduler.from_config(scheduler_for(c).config, clip_sample=False, set_alpha_to_one=True)
+    scheduler = DDIMScheduler.from_config(scheduler_for(c).config, clip_sample=True, set_alpha_to_one=True)
     scheduler.set_timesteps(steps)
     text = token_states([prompt], c.text_tokens)
     null = token_states([""], c.text_tokens)
@@ -84,7 +84,8 @@ def generate_clip(model, prompt: str, phrases: list[str], phrase_boxes: list, le
     grid = (c.num_frames, c.grid, c.grid)
     with handle:
         guide = DMCGuide(recorder, guidance, scheduler, lambda z, t: model(z, t, cond),
-                         [torch.as_tensor(b, dtype=torch.float32) for b in phrase_boxes], grid)
+                         [torch.as_tensor(b, dtype=torch.float32) for b in phrase_boxes], grid,
+                         stop_after=len(handle.names))  # guidance forwards stop after the last guided block
         latents = sample(scheduler, latents, denoise, guide)
     frames = to_frames(latents[0])
     return Sample(frames=frames, phrase_maps=guide.mean_maps(), history=guide.history,

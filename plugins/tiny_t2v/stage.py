@@ -23,14 +23,16 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 class TinyT2VGeneratorConfig(StageConfig):
     checkpoint: str | None = Field(None, description="checkpoint folder (config.json + model.safetensors); None = the shipped one")
-    steps: int = Field(25, ge=1, le=1000, description="DDIM sampling steps")
+    steps: int = Field(20, ge=1, le=1000, description="DDIM sampling steps")
     cfg_scale: float = Field(3.0, ge=1.0, le=20.0, description="classifier-free guidance scale (1 = off)")
     intensity: int | Literal["auto"] = Field("auto", description="motion intensity level 1..10, 0 = no intensity "
                                              "condition, or 'auto' (from the plan's speed)")
-    guidance: GuidanceSettings = Field(default_factory=lambda: GuidanceSettings(eta=100.0, lam=1.0, steps=5),
+    guidance: GuidanceSettings = Field(default_factory=lambda: GuidanceSettings(eta=1.0, lam=0.0, steps=8),
                                        description="directional motion control (Mojito eq. 10.5-10.7)")
     fps: int = Field(8, ge=1, le=60, description="frames per second of video.mp4")
     upscale: int = Field(4, ge=1, le=16, description="nearest-neighbour upscaling of video.mp4 (the model makes 32x32)")
+    torch_threads: int | None = Field(1, ge=1, le=256, description="torch threads while sampling (restored after); the "
+                                      "model is small, and several threads on a busy CPU are much slower; None = unchanged")
 
     @field_validator("intensity")
     @classmethod
@@ -94,7 +96,13 @@ class TinyT2VGenerator(Stage):
         boxes = torch.tensor([t.track.boxes for t in tracks], dtype=torch.float32)  # [K,T,4]
         owner = [t.object_index for t in tracks]
         phrase_boxes = [boxes[[k for k, o in enumerate(owner) if o == i]] for i in range(len(plan.objects))]
-        result = generate_clip(model, prompt, phrases, phrase_boxes, level, seed, cfg.steps, cfg.guidance, cfg.cfg_scale)
+        threads = torch.get_num_threads()
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        try:
+            result = generate_clip(model, prompt, phrases, phrase_boxes, level, seed, cfg.steps, cfg.guidance, cfg.cfg_scale)
+        finally:
+            torch.set_num_threads(threads)
 
         maps = instance_maps(result.phrase_maps, boxes, owner).float().contiguous()  # [K,T,h,w], frames sum to 1
         from safetensors.torch import save_file

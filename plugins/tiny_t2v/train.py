@@ -31,14 +31,16 @@ class TrainConfig(BaseModel):
     steps: int = Field(4000, ge=1, description="optimiser steps")
     clips: int = Field(800, ge=1, description="procedural training clips")
     batch: int = Field(8, ge=1)
-    lr: float = Field(7e-4, gt=0)
+    lr: float = Field(1e-3, gt=0)
     warmup: int = Field(100, ge=0)
     ema: float = Field(0.998, ge=0, lt=1)
     p_drop_text: float = Field(0.1, ge=0, le=1)
     p_drop_level: float = Field(0.15, ge=0, le=1)
+    snr_gamma: float | None = Field(5.0, gt=0, description="Min-SNR loss weighting gamma (None: plain MSE)")
     threads: int = Field(1, ge=1, le=64, description="torch threads (1: several threads on a busy machine are far slower)")
     save_every: int = Field(200, ge=1)
-    model: TinyT2VConfig = Field(default_factory=lambda: TinyT2VConfig(num_frames=8, size=32, patch=4, dim=96, depth=4, heads=4))
+    model: TinyT2VConfig = Field(default_factory=lambda: TinyT2VConfig(num_frames=8, size=32, patch=4, dim=96, depth=4, heads=4,
+                                                                           prediction_type="v_prediction"))
 
 
 def scheduler_for(config: TinyT2VConfig):
@@ -94,13 +96,26 @@ class Batches:
         return x, text, level
 
 
-def diffusion_loss(model, scheduler, x, text, level, generator):
+def diffusion_loss(model, scheduler, x, text, level, generator, snr_gamma: float | None = 5.0):
+    """Eq. 10.8 with the model's target (epsilon or v), weighted per timestep by min(SNR, gamma) (Min-SNR),
+    which keeps the nearly-clean steps from dominating a short training run."""
     import torch
 
     noise = torch.randn(x.shape, generator=generator)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (x.shape[0],), generator=generator)
     noisy = scheduler.add_noise(x, noise, t)
-    return torch.nn.functional.mse_loss(model(noisy, t, model.context(text, level)), noise)
+    pred = model(noisy, t, model.context(text, level))
+    if model.config.prediction_type == "v_prediction":
+        target = scheduler.get_velocity(x, noise, t)
+    else:
+        target = noise
+    per_sample = (pred - target).pow(2).flatten(1).mean(1)
+    if snr_gamma:
+        abar = scheduler.alphas_cumprod[t].float()
+        snr = abar / (1 - abar)
+        weight = snr.clamp(max=snr_gamma) / (snr + 1 if model.config.prediction_type == "v_prediction" else snr)
+        per_sample = per_sample * weight
+    return per_sample.mean()
 
 
 def evaluate_loss(model, batches: Batches, seed: int, repeats: int = 4) -> float:
@@ -162,7 +177,7 @@ def train(cfg: TrainConfig, out_dir: Path, data: dict | None = None, progress: b
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        loss = diffusion_loss(model, scheduler, *batches.sample(), g)
+        loss = diffusion_loss(model, scheduler, *batches.sample(), g, cfg.snr_gamma)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,0 +1,32 @@
+import torch
+
+from plugins.diffusers_video.attention import AttentionRecorder, install_recorders, is_cross
+from plugins.tiny_t2v.model import TinyT2VConfig, TinyVideoDiT
+
+CFG = TinyT2VConfig(num_frames=4, size=16, patch=4, dim=32, depth=2, heads=2, text_tokens=6)
+
+
+def test_forward_shape_and_save_load(tmp_path):
+    torch.manual_seed(0)
+    model = TinyVideoDiT(CFG)
+    for p in model.parameters():  # leave the zero init so the output depends on the input
+        p.data.add_(0.01 * torch.randn_like(p))
+    x = torch.randn(2, 3, 4, 16, 16)
+    ctx = model.context(torch.randn(2, 6, 384), torch.tensor([0, 5]))
+    assert ctx.shape == (2, 8, 384)
+    out = model(x, torch.tensor([10, 500]), ctx)
+    assert out.shape == x.shape
+    model.save(tmp_path / "m")
+    again = TinyVideoDiT.load(tmp_path / "m")
+    assert torch.allclose(again(x, torch.tensor([10, 500]), ctx), out, atol=1e-6)
+
+
+def test_cross_attention_is_recordable_per_frame():
+    model = TinyVideoDiT(CFG).eval()
+    rec = AttentionRecorder([[1, 2]], layout="frames-in-batch")
+    with install_recorders(model, rec, lambda n, m: is_cross(m)) as handle, rec.recording():
+        model(torch.randn(1, 3, 4, 16, 16), torch.tensor(100), model.context(torch.randn(1, 6, 384), torch.tensor([3])))
+        maps = rec.maps_for(4, CFG.grid, CFG.grid)
+    assert handle.names == ["blocks.0.attn2", "blocks.1.attn2"]
+    assert maps.shape == (2, 4, 4, 4, 1)
+    assert ((maps >= 0) & (maps <= 1)).all()
