@@ -34,9 +34,12 @@ def test_default_generate_twice_gives_identical_hashes(capsys, tmp_path):
     hashes = lambda run: {r["path"]: r["sha256"] for r in run["artifacts"]}
     assert hashes(a) == hashes(b)
     assert {"generator/video.mp4", "generator/labels.json", "generator/labels.safetensors",
-            "reconstruction/scene.safetensors", "reconstruction/ply/frame_0000.ply"} <= set(hashes(a))
+            "reconstruction/scene.safetensors", "reconstruction/ply/frame_0000.ply", "scores/conformance.json",
+            "scores/qa_questions.json", "scores/qa_answers.jsonl"} <= set(hashes(a))
     assert a["plan"]["motion"] == b["plan"]["motion"] and a["seed"] == 0
-    assert [s["kind"] for s in a["stages"]] == ["parser", "generator", "reconstructor"] and all(s["wall_s"] > 0 for s in a["stages"])
+    assert [s["kind"] for s in a["stages"]] == ["parser", "generator", "reconstructor", "scorer", "scorer"]
+    assert all(s["wall_s"] > 0 for s in a["stages"])
+    assert {"conformance", "qa"} <= set(a["metrics"]) and a["metrics"]["conformance"]["passed"]
     assert a["plugins"]["rules"] == a["plugins"]["procedural"] == a["plugins"]["feature-4dgs"] == "0.1.0"
     assert a["config"]["stages"][1]["config"]["num_frames"] == 16
 

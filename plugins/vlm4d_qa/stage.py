@@ -18,14 +18,13 @@ and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from worldsim import registry
-from worldsim.artifacts import atomic_write_json, atomic_write_text
+from worldsim.artifacts import atomic_write_json, atomic_write_text, slugify
 from worldsim.errors import ConfigError, StageFailedError, UnknownStageError
 from worldsim.registry import Stage, StageConfig
 from worldsim.types import ScoreInput
@@ -77,9 +76,10 @@ def answerer_info(name: str):
         raise ConfigError(f"scorer 'vlm4d-qa': answerer={name!r}: {exc}") from None
 
 
-def scene_id(run_dir: str | Path) -> str:
-    """The run id of a (partial) run folder: '.20260101-red-ball-s0.partial' -> '20260101-red-ball-s0'."""
-    return re.sub(r"\.partial$", "", Path(run_dir).name).lstrip(".")
+def scene_id(plan, seed: int) -> str:
+    """A question-id prefix from what makes the scene (command and seed), not from the run folder's
+    name (which holds a time stamp), so the same inputs write the same questions: 'a-red-ball-s0'."""
+    return f"{slugify(plan.text or 'scene')}-s{seed}"
 
 
 class VLM4DQAScorer(Stage):
@@ -100,7 +100,7 @@ class VLM4DQAScorer(Stage):
         run_dir = Path(inputs.run_dir)
         labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else None
         items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
-                                   scene_id=scene_id(run_dir))
+                                   scene_id=scene_id(inputs.plan, inputs.seed))
         items = [it for it in items if it.question_type in cfg.question_types]
         atomic_write_json(out_dir / QUESTIONS_FILE, [to_vlm4d(it) for it in items])
 

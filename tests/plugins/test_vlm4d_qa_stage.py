@@ -76,7 +76,8 @@ def test_scorer_in_a_run_reports_accuracy_per_category_mode_and_variant(tmp_path
     questions = json.loads((run_dir / "scores" / "qa_questions.json").read_text())
     assert {q["question_type"] for q in questions} == set(QUESTION_TYPES)
     assert all(set(q) == {"id", "video", "question_type", "question", "choices", "answer"} for q in questions)
-    assert all(q["id"].startswith(run_dir.name + "-") and q["video"] == "generator/video.mp4" for q in questions)
+    # ids come from the command and seed, not the time-stamped run folder, so a re-run writes the same file
+    assert all(q["id"].startswith("a-red-ball-rolls-to-the-right-s3-") and q["video"] == "generator/video.mp4" for q in questions)
     trans = next(q for q in questions if q["question_type"] == "translational")
     assert trans["choices"][trans["answer"]] == "moving right"
     assert qa["questions"] == len(questions) and qa["n"] == 4 * len(questions)  # 2 modes x (choices, free form)
