@@ -17,8 +17,7 @@ bench: setup
 	.venv/bin/python benchmarks/bench_rasterizer.py
 	.venv/bin/python benchmarks/bench_reconstruct.py
 	.venv/bin/python benchmarks/bench_conformance.py
-	.venv/bin/python benchmarks/bench_dmc_animatediff_cogvideox_tiny.py --seeds 5
-	.venv/bin/python benchmarks/bench_dmc_dit_tiny.py --seeds 5
+	.venv/bin/python benchmarks/bench_dmc_tiny.py --seeds 5
 
 # Long (about 20 and 10 minutes on 2 cores): edit accuracy over 20 scenes, the Morpho4D examples.
 bench-edit: setup
