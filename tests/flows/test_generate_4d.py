@@ -387,3 +387,16 @@ def test_flow_applies_edits_as_linked_versions(prefect_server, tmp_path):
     root, first = last["lineage"]
     assert json.loads((out / first / "run.json").read_text())["parent"] == root
     assert sorted(_entries(out)) == sorted([root, first, Path(result).name])
+
+
+def test_flow_runs_the_tiny_t2v_preset_offline(prefect_server, tmp_path):
+    """The self-trained text-to-video model behind the deployment: the shipped checkpoint, guidance on."""
+    from flows.generate_4d import generate_4d
+
+    out = tmp_path / "outputs"
+    folder = Path(generate_4d(prompt="A red car drives quickly to the right", config="tiny-t2v", output_dir=str(out), seed=1))
+    manifest = json.loads((folder / "run.json").read_text())
+    assert [(s["kind"], s["name"]) for s in manifest["stages"]] == [("parser", "rules"), ("generator", "tiny-t2v")]
+    video = manifest["outputs"]["video"]
+    assert video["generator"] == "tiny-t2v" and video["attention"] == "generator/attention.safetensors"
+    assert (folder / video["video"]).stat().st_size > 0 and _entries(out) == [folder.name]
