@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from worldsim import registry
 from worldsim.artifacts import atomic_write_json, atomic_write_text, slugify
-from worldsim.errors import ConfigError, StageFailedError, UnknownStageError
+from worldsim.errors import ConfigError, InputError, StageFailedError, UnknownStageError
 from worldsim.registry import Stage, StageConfig
 from worldsim.types import ScoreInput
 from worldsim.types.qa import PROMPT_MODES, QUESTION_TYPES
@@ -45,6 +45,9 @@ class VLM4DQAConfig(StageConfig):
     judge_model: dict = Field(default_factory=dict, description="chat model for judge=llm, as the langchain parser's settings "
                               "(model 'provider:name', or base_url + model, api_key_env, temperature, timeout_s)")
     embedding_fallback: bool = Field(False, description="multiple-choice answers with no readable choice: rank the choices by embedding")
+    on_unanswerable: Literal["error", "skip"] = Field(
+        "error", description="when the answerer cannot work on this run (e.g. field-4d on a reconstruction without a feature "
+        "field): error fails the run; skip writes the questions and records metrics.qa.skipped with the reason")
 
     @field_validator("modes")
     @classmethod
@@ -109,7 +112,12 @@ class VLM4DQAScorer(Stage):
         records = []
         for mode in cfg.modes:
             for free_form in (False, True) if cfg.free_form else (False,):
-                raws = list(answerer.run(items, inputs, mode=mode, free_form=free_form)) if items else []
+                try:
+                    raws = list(answerer.run(items, inputs, mode=mode, free_form=free_form)) if items else []
+                except InputError as exc:  # the run lacks what the answerer needs; a bug still fails the run
+                    if cfg.on_unanswerable == "error":
+                        raise
+                    return {"skipped": str(exc), "questions": len(items), "answerer": cfg.answerer}
                 if len(raws) != len(items):
                     raise StageFailedError(f"answerer '{cfg.answerer}' returned {len(raws)} answers for {len(items)} questions "
                                            f"(mode {mode}, free_form {free_form})")

@@ -157,13 +157,14 @@ def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     assert isinstance(result, str) and folder.parent == out
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["seed"] == 3 and manifest["prompt"] == PROMPT
-    assert [s["kind"] for s in manifest["stages"]] == ["parser", "generator", "reconstructor"]
+    assert [s["kind"] for s in manifest["stages"]] == ["parser", "generator", "reconstructor", "scorer", "scorer"]
     assert (folder / manifest["outputs"]["video"]["video"]).is_file()
     assert "psnr_train" in manifest["metrics"]["reconstruction"]
     assert _entries(out) == [folder.name]  # no partial folder beside it
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
-    assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == ["generator:procedural", "parser:rules", "reconstructor:feature-4dgs"]
+    assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == ["generator:procedural", "parser:rules", "reconstructor:feature-4dgs",
+                                                               "scorer:conformance", "scorer:vlm4d-qa"]
     assert all(r.state.is_completed() for r in runs)
     art = Artifact.get(ARTIFACT_KEY)
     assert art is not None and folder.name in art.data and "| parser | rules |" in art.data and '"direction": "right"' in art.data

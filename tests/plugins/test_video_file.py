@@ -29,6 +29,9 @@ def test_unlabelled_video_is_reconstructed_with_fallback_priors(tmp_path):
     assert "psnr_novel" not in rec and "feature_cosine" not in rec  # no ground truth, no feature teacher
     assert rec["psnr_train"] > 15
     assert manifest["outputs"]["video"]["generator"] == "video-file"
+    # the default preset's QA answerer needs a feature field, which this video has none of: skipped, said why
+    assert "no decoder for teacher 'label-text'" in manifest["metrics"]["qa"]["skipped"]
+    assert manifest["metrics"]["conformance"]["boxes"] == "color"
 
 
 def test_missing_file_is_one_line_error(tmp_path):

@@ -137,3 +137,18 @@ def test_llm_judge_in_the_scorer(tmp_path, oracle, monkeypatch):
     metrics = scorer.run(inputs, tmp_path / "scores")
     assert seen == [{"model": "fake:judge"}] and metrics["judge"] == "llm:FakeListChatModel"
     assert metrics["overall"] == 0.0 and metrics["unanswered"] == metrics["n"] > 0
+
+
+def test_an_answerer_that_cannot_work_on_the_run_fails_it_unless_told_to_skip(tmp_path):
+    from worldsim.errors import InputError
+
+    # field-4d on a run without a reconstruction: a precondition, named in one line
+    config = preset(tmp_path, answerer="field-4d")
+    with pytest.raises(InputError, match="field-4d"):
+        run_pipeline("A red ball rolls to the right", config=config, seed=3, output_dir=tmp_path / "a")
+    assert not any((tmp_path / "a").iterdir())
+    config = preset(tmp_path, answerer="field-4d", on_unanswerable="skip")
+    run_dir = run_pipeline("A red ball rolls to the right", config=config, seed=3, output_dir=tmp_path / "b")
+    qa = json.loads((run_dir / "run.json").read_text())["metrics"]["qa"]
+    assert "field-4d" in qa["skipped"] and qa["questions"] > 0
+    assert (run_dir / "scores" / "qa_questions.json").is_file()
