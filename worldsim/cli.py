@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--parser", default="rules", metavar="NAME", help="parser stage for the commands (default: rules)")
     se.set_defaults(func=cmd_session)
 
-    sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve the worldsim/generate-4d deployment",
+    sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve worldsim/generate-4d and worldsim-batch/synthesize",
                         description="Reuses a healthy Prefect server at the configured URL (127.0.0.1) or starts one with "
                                     "SQLite under .prefect/, then serves deployments until interrupted.")
     sv.set_defaults(func=cmd_serve)
