@@ -44,6 +44,8 @@ class TinyT2VConfig(BaseModel):
     train_timesteps: int = Field(1000)
     beta_schedule: str = Field("squaredcos_cap_v2")
     prediction_type: str = Field("epsilon", pattern="^(epsilon|v_prediction)$")
+    out_conv: bool = Field(False, description="a residual 3x3 convolution on the unpatchified output (U-ViT): "
+                           "lets neighbouring patches blend, against 'patch-block' artefacts")
 
     @property
     def grid(self) -> int:
@@ -114,6 +116,10 @@ class TinyVideoDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.mim = MotionIntensityModulator(c.context_dim, c.intensity_levels, c.intensity_copies)
+        if c.out_conv:
+            self.conv_out = nn.Conv2d(3, 3, 3, padding=1)  # per frame; zero-init: starts as the plain DiT head
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
 
     def context(self, text_states: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:
         """c_L [B,L+copies,C]: text token states [B,L,C] followed by c_M of levels [B] (0 = none)."""
@@ -137,6 +143,9 @@ class TinyVideoDiT(nn.Module):
         out = self.proj_out(modulate(self.norm_out(tok), shift, scale))  # [B,T,S,p*p*3]
         p = c.patch
         out = out.reshape(B, T, h, w, p, p, 3).permute(0, 6, 1, 2, 4, 3, 5).reshape(B, 3, T, H, W)
+        if c.out_conv:
+            per_frame = out.permute(0, 2, 1, 3, 4).reshape(B * T, 3, H, W)
+            out = out + self.conv_out(per_frame).reshape(B, T, 3, H, W).permute(0, 2, 1, 3, 4)
         return out
 
     def save(self, folder: Path) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import math
 import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +35,9 @@ class TrainConfig(BaseModel):
     batch: int = Field(8, ge=1)
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(100, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="after warmup: constant, or cosine "
+                                                       "decay to min_lr_ratio * lr at the last step")
+    min_lr_ratio: float = Field(0.05, ge=0, le=1)
     ema: float = Field(0.998, ge=0, lt=1)
     p_drop_text: float = Field(0.1, ge=0, le=1)
     p_drop_level: float = Field(0.15, ge=0, le=1)
@@ -148,6 +153,16 @@ def _summary(cfg: TrainConfig, steps_done: int, data: dict, data_s: float, wall_
     }
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warmup, then constant or cosine decay. With 'constant' (and the EMA decay, which does not depend
+    on the total) the safe checkpoint of step N equals the final checkpoint of a run with steps=N."""
+    warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
+    if cfg.lr_schedule == "constant" or step < cfg.warmup:
+        return cfg.lr * warm
+    progress = (step - cfg.warmup) / max(cfg.steps - 1 - cfg.warmup, 1)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
 def train(cfg: TrainConfig, out_dir: Path, data: dict | None = None, progress: bool = True, log=print):
     """Train and write the checkpoint to out_dir; returns (ema model, summary dict)."""
     import torch
@@ -170,9 +185,7 @@ def train(cfg: TrainConfig, out_dir: Path, data: dict | None = None, progress: b
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     scheduler = scheduler_for(m)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    # Constant after warmup, and an EMA decay that does not depend on the total: the safe checkpoint of
-    # step N equals the final checkpoint of a run with steps=N.
-    lr_at = lambda s: cfg.lr * min(1.0, (s + 1) / max(cfg.warmup, 1))
+    lr_at = lambda s: learning_rate(cfg, s)
     losses, window = [], []
     for step in range(cfg.steps):
         for group in opt.param_groups:

@@ -30,3 +30,22 @@ def test_cross_attention_is_recordable_per_frame():
     assert handle.names == ["blocks.0.attn2", "blocks.1.attn2"]
     assert maps.shape == (2, 4, 4, 4, 1)
     assert ((maps >= 0) & (maps <= 1)).all()
+
+
+def test_out_conv_starts_as_the_plain_head_and_mixes_neighbouring_patches():
+    torch.manual_seed(0)
+    plain = TinyVideoDiT(CFG)
+    for p in plain.parameters():
+        p.data.add_(0.01 * torch.randn_like(p))
+    conv = TinyVideoDiT(CFG.model_copy(update={"out_conv": True}))
+    missing = conv.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["conv_out.bias", "conv_out.weight"]
+    x, t = torch.randn(1, 3, 4, 16, 16), torch.tensor([300])
+    ctx = plain.context(torch.randn(1, 6, 384), torch.tensor([2]))
+    assert torch.allclose(conv(x, t, ctx), plain(x, t, ctx), atol=1e-6)  # zero-init residual conv
+    with torch.no_grad():
+        conv.conv_out.weight.fill_(0.1)
+    delta = conv(x, t, ctx) - plain(x, t, ctx)
+    assert delta.abs().max() > 1e-4
+    # a 3x3 conv crosses patch borders (pixels 3|4 belong to different 4x4 patches) but not frames
+    assert delta[:, :, :, :, 3].abs().sum() > 0 and delta.shape == x.shape

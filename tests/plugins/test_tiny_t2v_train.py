@@ -38,3 +38,15 @@ def test_same_seed_same_weights(tmp_path):
     a, _ = train(cfg, tmp_path / "a", data=data, progress=False)
     b, _ = train(cfg, tmp_path / "b", data=data, progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_learning_rate_schedules():
+    from plugins.tiny_t2v.train import learning_rate
+
+    constant = TrainConfig(steps=100, warmup=10, lr=1e-3)
+    assert learning_rate(constant, 0) == 1e-4 and learning_rate(constant, 9) == 1e-3 == learning_rate(constant, 99)
+    cosine = constant.model_copy(update={"lr_schedule": "cosine", "min_lr_ratio": 0.1})
+    lrs = [learning_rate(cosine, s) for s in range(100)]
+    assert lrs[:10] == [learning_rate(constant, s) for s in range(10)]  # same warmup
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # then non-increasing
+    assert abs(lrs[-1] - 1e-4) < 1e-12 and abs(lrs[10] - 1e-3) < 1e-12
