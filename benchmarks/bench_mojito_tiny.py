@@ -122,7 +122,6 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance-steps", type=int, default=None, help="K: guided denoising steps")
     ap.add_argument("--iterations", type=int, default=None)
     ap.add_argument("--layers", default=None, help="comma-separated attention-module prefixes")
-    ap.add_argument("--mask", choices=("cells", "coverage"), default=None, help="guidance box mask on the token grid")
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures and per-prompt rows here")
@@ -147,8 +146,6 @@ def main(argv=None) -> int:
     for key, val in (("eta", args.eta), ("lam", args.lam), ("steps", args.guidance_steps), ("iterations", args.iterations)):
         if val is not None:
             g[key] = val
-    if args.mask:
-        g["mask"] = args.mask
     if args.layers:
         g["layers"] = args.layers.split(",")
     guided = GuidanceSettings(**{**g, "enabled": True})

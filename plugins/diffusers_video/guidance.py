@@ -30,8 +30,7 @@ API (stable; other backends import it):
 - `box_masks(boxes, h, w) -> Tensor [T, h, w]`: boxes [T, 4] or [n, T, 4] normalised xyxy (union over n).
 - `resample_boxes(boxes [T, 4] or [n, T, 4], frames) -> same with `frames` frames` (latent frames).
 - `dmc_energy(maps [T, h, w], masks [T, h, w], lam) -> (total, E [T], T_s)`.
-- `box_coverage(boxes, h, w) -> Tensor [T, h, w]`: the covered fraction of each cell (settings.mask='coverage').
-- `recorder_energy(recorder, phrase_boxes, frames, height, width, lam, batch_index=-1, mask='cells') -> total`: sum over
+- `recorder_energy(recorder, phrase_boxes, frames, height, width, lam, batch_index=-1) -> total`: sum over
   layers and phrases; phrase_boxes: one [n, T, 4] tensor per recorder token group.
 - `sigma_t(scheduler, timestep) -> float`.
 - `guide_latents(latents, forward_fn, recorder, phrase_boxes, grid, sigma, settings) -> (latents, energy_before)`:
@@ -51,7 +50,7 @@ API (stable; other backends import it):
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,9 +70,6 @@ class GuidanceSettings(BaseModel):
     layers: list[str] | None = Field(None, description="attention-module name prefixes to guide; None = the backend "
                                      "default (UNet: mid block and first up blocks; DiT: the middle band of blocks)")
     band: tuple[float, float] = Field((0.3, 0.6), description="DiT default layers: this fraction range of the transformer blocks")
-    mask: Literal["cells", "coverage"] = Field("cells", description="box mask on the token grid: 'cells' (1 where a "
-                                               "cell centre is inside, Mojito's B_i) or 'coverage' (the fraction of "
-                                               "each cell the box covers: sub-cell motion on coarse grids)")
 
     @model_validator(mode="after")
     def _band_ordered(self) -> "GuidanceSettings":
@@ -115,23 +111,6 @@ def box_masks(boxes, h: int, w: int):
     return (inside | centre).any(0).float()
 
 
-def box_coverage(boxes, h: int, w: int):
-    """Fractional masks [T, h, w]: the share of each cell's area inside the box ([T, 4], or [n, T, 4], max over n)."""
-    import torch
-
-    boxes = torch.as_tensor(boxes, dtype=torch.float32)
-    if boxes.ndim == 2:
-        boxes = boxes[None]
-
-    def overlap(lo, hi, n):  # [n, T] -> [n, T, n cells]: covered fraction of each cell along one axis
-        edges = torch.arange(n + 1, dtype=torch.float32) / n
-        return ((torch.minimum(hi[..., None], edges[1:]) - torch.maximum(lo[..., None], edges[:-1])) * n).clamp(0, 1)
-
-    fx = overlap(boxes[..., 0], boxes[..., 2], w)
-    fy = overlap(boxes[..., 1], boxes[..., 3], h)
-    return (fy[..., :, None] * fx[..., None, :]).amax(0)
-
-
 def resample_boxes(boxes, frames: int):
     """Boxes [.., T, 4] -> [.., frames, 4]: linear interpolation over normalised time (latent frames)."""
     import torch
@@ -159,10 +138,8 @@ def dmc_energy(maps, masks, lam: float):
     return energy.sum() + maps.shape[0] * lam * smooth, energy, smooth
 
 
-def recorder_energy(recorder, phrase_boxes, frames: int, height: int, width: int, lam: float, batch_index: int = -1,
-                    mask: str = "cells"):
+def recorder_energy(recorder, phrase_boxes, frames: int, height: int, width: int, lam: float, batch_index: int = -1):
     """Sum of `dmc_energy` over the recorded layers (each at its resolution) and phrases."""
-    mask_fn = box_coverage if mask == "coverage" else box_masks
     if len(phrase_boxes) != len(recorder.token_groups):
         raise ValueError(f"{len(phrase_boxes)} phrase box sets for {len(recorder.token_groups)} token groups")
     layers = recorder.layer_maps(frames, height, width, batch_index)
@@ -171,7 +148,7 @@ def recorder_energy(recorder, phrase_boxes, frames: int, height: int, width: int
     total = 0.0
     for _, m in layers:  # [T, h, w, P]
         for p, boxes in enumerate(phrase_boxes):
-            masks = mask_fn(resample_boxes(boxes, frames), m.shape[1], m.shape[2]).to(m.device)
+            masks = box_masks(resample_boxes(boxes, frames), m.shape[1], m.shape[2]).to(m.device)
             total = total + dmc_energy(m[..., p], masks, lam)[0]
     return total
 
@@ -224,8 +201,7 @@ def guide_latents(latents, forward_fn: Callable, recorder, phrase_boxes, grid: t
                 forward_fn(z)
             except StopForward:
                 pass
-            energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index,
-                                     settings.mask)
+            energy = recorder_energy(recorder, phrase_boxes, frames, height, width, settings.lam, batch_index)
             # Gradient checkpointing re-runs the blocks in backward and needs the same ops as the forward:
             # keep recording (the extra maps are dropped below), never stop there.
             recorder.stop_after = None
@@ -297,8 +273,7 @@ class DMCGuide:
                 pass
             finally:
                 self.recorder.stop_after = None
-            e = recorder_energy(self.recorder, self.phrase_boxes, frames, height, width, self.settings.lam,
-                                mask=self.settings.mask)
+            e = recorder_energy(self.recorder, self.phrase_boxes, frames, height, width, self.settings.lam)
         self.recorder.reset()
         return float(e)
 

@@ -16,7 +16,7 @@ import torch
 
 from plugins.diffusers_video.guidance import GuidanceSettings
 
-DEFAULT_LAYERS = ["blocks.1.attn2", "blocks.2.attn2"]
+DEFAULT_LAYERS = ["blocks.1.attn2"]
 CHECKPOINT = Path(__file__).parent / "checkpoint"
 _models: dict[str, object] = {}
 

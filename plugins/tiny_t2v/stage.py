@@ -27,7 +27,7 @@ class TinyT2VGeneratorConfig(StageConfig):
     cfg_scale: float = Field(3.0, ge=1.0, le=20.0, description="classifier-free guidance scale (1 = off)")
     intensity: int | Literal["auto"] = Field("auto", description="motion intensity level 1..10, 0 = no intensity "
                                              "condition, or 'auto' (from the plan's speed)")
-    guidance: GuidanceSettings = Field(default_factory=lambda: GuidanceSettings(eta=1.0, lam=0.0, steps=8),
+    guidance: GuidanceSettings = Field(default_factory=lambda: GuidanceSettings(eta=1.0, lam=0.0, steps=1, iterations=14),
                                        description="directional motion control (Mojito eq. 10.5-10.7)")
     fps: int = Field(8, ge=1, le=60, description="frames per second of video.mp4")
     upscale: int = Field(4, ge=1, le=16, description="nearest-neighbour upscaling of video.mp4 (the model makes 32x32)")

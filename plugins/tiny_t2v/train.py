@@ -35,7 +35,7 @@ class TrainConfig(BaseModel):
     batch: int = Field(8, ge=1)
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(100, ge=0)
-    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="after warmup: constant, or cosine "
+    lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="after warmup: constant, or cosine "
                                                        "decay to min_lr_ratio * lr at the last step")
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
     ema: float = Field(0.998, ge=0, lt=1)
@@ -45,7 +45,7 @@ class TrainConfig(BaseModel):
     threads: int = Field(1, ge=1, le=64, description="torch threads (1: several threads on a busy machine are far slower)")
     save_every: int = Field(200, ge=1)
     model: TinyT2VConfig = Field(default_factory=lambda: TinyT2VConfig(num_frames=8, size=32, patch=4, dim=96, depth=4, heads=4,
-                                                                           prediction_type="v_prediction"))
+                                                                           prediction_type="v_prediction", out_conv=True))
 
 
 def scheduler_for(config: TinyT2VConfig):

@@ -5,7 +5,6 @@ from plugins.diffusers_video.attention import AttentionRecorder, install_recorde
 from plugins.diffusers_video.guidance import (
     DMCGuide,
     GuidanceSettings,
-    box_coverage,
     box_masks,
     dmc_energy,
     guide_latents,
@@ -28,33 +27,6 @@ def test_box_masks_cover_cell_centres_and_union():
     assert union.shape == (1, 4, 4) and union[0, 0, 0] == 1 and union[0, 3, 3] == 1 and union.sum() == 2
     tiny = box_masks(torch.tensor([[0.6, 0.6, 0.61, 0.61]]), 4, 4)
     assert tiny.sum() == 1 and tiny[0, 2, 2] == 1
-
-
-def test_box_coverage_is_the_covered_share_of_each_cell():
-    m = box_coverage(torch.tensor([[0.1, 0.0, 0.3, 0.25]]), 4, 4)  # cells are 0.25 wide
-    assert m.shape == (1, 4, 4)
-    assert torch.allclose(m[0, 0, :2], torch.tensor([0.6, 0.2])) and m[0, 1:].sum() == 0 and m[0, 0, 2:].sum() == 0
-    whole = box_coverage(torch.tensor([[0.0, 0.0, 0.5, 0.5]]), 4, 4)
-    assert torch.equal(whole, box_masks(torch.tensor([[0.0, 0.0, 0.5, 0.5]]), 4, 4))  # cell-aligned: same as cells
-    shifted = box_coverage(torch.tensor([[0.05, 0.0, 0.25, 0.25]]), 4, 4)
-    assert shifted[0, 0, 1] < m[0, 0, 1] and shifted[0, 0, 0] > m[0, 0, 0]  # a sub-cell shift changes the mask
-    union = box_coverage(torch.tensor([[[0.0, 0.0, 0.25, 0.25]], [[0.0, 0.0, 0.125, 0.25]]]), 4, 4)
-    assert union[0, 0, 0] == 1 and union.sum() == 1  # max over instances
-
-
-def test_coverage_mask_steers_sub_cell_motion():
-    """On a 4-cell grid, a box moving a quarter cell: 'cells' sees no change, 'coverage' rewards mass on the new side."""
-    maps = torch.tensor([[[0.0, 1.0, 0.0, 0.0]]]).repeat(2, 1, 1)  # [T=2, 1, 4]: all mass on cell 1
-    boxes = torch.tensor([[0.25, 0.0, 0.50, 1.0], [0.3125, 0.0, 0.5625, 1.0]])
-    cells = box_masks(boxes, 1, 4)
-    assert torch.equal(cells[0], cells[1])
-    cov = box_coverage(boxes, 1, 4)
-    e_cells = dmc_energy(maps, cells, 0.0)[1]
-    e_cov = dmc_energy(maps, cov, 0.0)[1]
-    assert e_cells[1] == 0 and e_cov[1] > 0  # only coverage asks the second frame to move right
-    spread_right = torch.tensor([[[0.0, 0.75, 0.25, 0.0]]])
-    spread_left = torch.tensor([[[0.25, 0.75, 0.0, 0.0]]])
-    assert dmc_energy(spread_right, cov[1:], 0.0)[1][0] < dmc_energy(spread_left, cov[1:], 0.0)[1][0]
 
 
 def test_dmc_energy_on_hand_made_maps():

@@ -43,7 +43,7 @@ def test_same_seed_same_weights(tmp_path):
 def test_learning_rate_schedules():
     from plugins.tiny_t2v.train import learning_rate
 
-    constant = TrainConfig(steps=100, warmup=10, lr=1e-3)
+    constant = TrainConfig(steps=100, warmup=10, lr=1e-3, lr_schedule="constant")
     assert learning_rate(constant, 0) == 1e-4 and learning_rate(constant, 9) == 1e-3 == learning_rate(constant, 99)
     cosine = constant.model_copy(update={"lr_schedule": "cosine", "min_lr_ratio": 0.1})
     lrs = [learning_rate(cosine, s) for s in range(100)]
