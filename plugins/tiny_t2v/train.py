@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Literal
@@ -185,11 +185,10 @@ def train(cfg: TrainConfig, out_dir: Path, data: dict | None = None, progress: b
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     scheduler = scheduler_for(m)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    lr_at = lambda s: learning_rate(cfg, s)
     losses, window = [], []
     for step in range(cfg.steps):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = learning_rate(cfg, step)
         loss = diffusion_loss(model, scheduler, *batches.sample(), g, cfg.snr_gamma)
         opt.zero_grad(set_to_none=True)
         loss.backward()
