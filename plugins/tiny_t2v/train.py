@@ -144,8 +144,10 @@ def _summary(cfg: TrainConfig, steps_done: int, data: dict, data_s: float, wall_
 
     levels, counts = np.unique(data["levels"], return_counts=True)
     return {
-        "train_config": {**cfg.model_dump(), "steps": steps_done}, "steps_done": steps_done,
-        "reproduce": f"worldsim train tiny-t2v --seed {cfg.seed} --steps {steps_done} --clips {cfg.clips}",
+        "train_config": cfg.model_dump(), "steps_done": steps_done,
+        # A partial checkpoint of a cosine run is not the end of a shorter run: name the whole run.
+        "reproduce": (f"worldsim train tiny-t2v --seed {cfg.seed} --steps {cfg.steps} --clips {cfg.clips}"
+                      + ("" if steps_done == cfg.steps else f" (this is its step {steps_done})")),
         "data_seed": cfg.seed, "clips": len(data["captions"]), "captions_unique": len(set(data["captions"])),
         "level_histogram": {int(k): int(v) for k, v in zip(levels, counts)},
         "data_seconds": round(data_s, 1), "wall_seconds": round(wall_s, 1), "threads": cfg.threads,

@@ -32,6 +32,17 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path):
     assert not (tmp_path / "ckpt" / "partial").exists()
 
 
+def test_a_partial_checkpoint_names_the_whole_run(tmp_path):
+    from plugins.tiny_t2v.train import _summary
+
+    data = _data()
+    cfg = TrainConfig(steps=6, clips=2, batch=2, model=TINY)
+    partial = _summary(cfg, 3, data, 0.0, 0.0, [])
+    assert partial["steps_done"] == 3 and partial["train_config"]["steps"] == 6
+    assert "--steps 6" in partial["reproduce"] and "step 3" in partial["reproduce"]
+    assert "(this is" not in _summary(cfg, 6, data, 0.0, 0.0, [])["reproduce"]
+
+
 def test_same_seed_same_weights(tmp_path):
     data = _data()
     cfg = TrainConfig(steps=2, clips=2, batch=2, model=TINY)
