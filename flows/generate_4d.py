@@ -1,9 +1,10 @@
 """The `worldsim` flow (deployment `worldsim/generate-4d`): one Prefect task per configured stage.
 
-The flow only orders calls to `worldsim.runner`; every stage also runs without Prefect
-(`worldsim.runner.run_pipeline`). The order, including the closed loop's regenerations, comes from
-`runner.run_steps`; each attempt's stages are their own tasks (`generator:procedural (attempt 2)`). Stage outputs are files in the run folder, so Prefect persists
-no results and caches nothing (`persist_result=False`, `cache_policy=NO_CACHE`).
+The flow calls `worldsim.pipeline.run_pipeline`, the same function as `worldsim generate` and plain
+Python, passing Prefect tasks as the stage and edit wrappers: each stage is a task (`generator:procedural`,
+`generator:procedural (attempt 2)` for a closed-loop regeneration), each edit a task (`edit-1`). Stage
+outputs are files in the run folder, so Prefect persists no results and caches nothing
+(`persist_result=False`, `cache_policy=NO_CACHE`).
 
 Retry rule (`retry_condition_fn`): a stage is retried (2 times, 1 s apart) only when its error is
 transient: an OSError, directly or as the cause of a `StageFailedError` (TimeoutError and
@@ -25,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from worldsim import artifacts, runner
 from worldsim.config import StepConfig
 from worldsim.errors import StageFailedError, WorldsimError
+from worldsim.pipeline import run_pipeline
 
 STAGE_RETRIES = 2
 STAGE_RETRY_DELAY_S = 1.0
@@ -91,11 +93,11 @@ def _summary_markdown(state: runner.RunState, folder: Path, total_s: float) -> s
 
 @task(retries=STAGE_RETRIES, retry_delay_seconds=STAGE_RETRY_DELAY_S, retry_condition_fn=retry_condition_fn,
       persist_result=False, cache_policy=NO_CACHE)
-def apply_edit_task(run_dir: Path, text: str, editor: StepConfig) -> Path:
+def apply_edit_task(run_dir: Path, text: str, editor: str | None = None, parser: str | None = None) -> Path:
     """One edit command applied to a version: a new run folder linked to its parent."""
     from worldsim import sessions
 
-    return sessions.apply_edit(run_dir, text, editor).resolve()
+    return sessions.apply_edit(run_dir, text, editor=editor, parser=parser).resolve()
 
 
 @flow(name="worldsim", persist_result=False, validate_parameters=True, log_prints=False)
@@ -103,42 +105,52 @@ def generate_4d(
     prompt: str,
     edits: list[str] | None = None,
     config: str = "default",
-    seed: int = 0,
+    seed: int | None = None,
     output_dir: str = "outputs",
+    overrides: list[str] | None = None,
+    parser: str | None = None,
+    editor: str | None = None,
 ) -> str:
-    """Generate a 4D world from a text prompt; returns the run folder `<output_dir>/<run-id>` as an absolute path.
+    """Generate a 4D world from a text prompt; returns the last version's folder (the run folder when there are
+    no edits) as an absolute path.
 
     Args:
         prompt: a scene description, e.g. "A red ball rolls quickly from left to right".
-        edits: edit commands applied after generation (needs a config with an editor stage).
+        edits: edit commands applied after generation, each a new version linked to the previous one.
         config: a preset name from configs/ (e.g. "default") or a path to a preset .yaml file.
-        seed: random seed in [0, 2**32-1]; same inputs and seed give the same artifacts.
+        seed: random seed in [0, 2**32-1]; None: the preset's seed (as `worldsim generate`). Same inputs and
+            seed give the same artifacts.
         output_dir: folder that receives the run folder (relative paths: to the serving process's cwd).
+        overrides: stage settings as `KIND.KEY=VALUE`, e.g. ["generator.num_frames=8"] (as `--set`).
+        parser: parser stage for the edit commands (default: the config's parser).
+        editor: editor stage for the edits (default: the config's editor that implements the op, else any installed one).
     """
     logger = get_run_logger()
     t0 = time.perf_counter()
-    state = runner.start_run(prompt, edits or [], config, seed, output_dir)  # validates before any work
-    logger.info("run %s: config %s, stages %s", state.run_id, state.config.name,
-                ", ".join(f"{s.kind}:{s.name}" for s in state.steps))
+
+    def on_start(state: runner.RunState) -> None:
+        logger.info("run %s: config %s, stages %s", state.run_id, state.config.name,
+                    ", ".join(f"{s.kind}:{s.name}" for s in state.steps))
+
     def run_one(st: runner.RunState, step: StepConfig) -> runner.RunState:
         suffix = f" (attempt {st.attempt})" if st.attempt > 1 else ""  # closed-loop retries are their own tasks
         return run_stage.with_options(name=f"{step.kind}:{step.name}{suffix}")(st, step)
 
+    count = iter(range(1, 1 << 30))
+
+    def apply_one(current: Path, text: str) -> Path:
+        i = next(count)
+        folder = apply_edit_task.with_options(name=f"edit-{i}")(current, text, editor, parser)
+        logger.info("edit %d (%s): %s", i, text, folder)
+        return folder
+
+    result = run_pipeline(prompt, edits or [], config, seed, output_dir, overrides or [], parser=parser, editor=editor,
+                          run_one=run_one, apply_one=apply_one, on_start=on_start)
+    state, folder = result.state, result.run_dir.resolve()
     try:
-        state = runner.run_steps(state, run_one)
-        folder = runner.finish_run(state).resolve()
-    except BaseException:
-        runner.abort_run(state)  # no partial folder remains
-        raise
-    total = time.perf_counter() - t0
-    try:
-        create_markdown_artifact(key=ARTIFACT_KEY, markdown=_summary_markdown(state, folder, total),
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=_summary_markdown(state, folder, time.perf_counter() - t0),
                                  description=f"worldsim run {state.run_id}")
     except Exception as exc:  # the run folder is complete; a missing summary must not fail it
         logger.warning("could not record the %s artifact: %s: %s", ARTIFACT_KEY, type(exc).__name__, exc)
     logger.info("run folder: %s", folder)
-    editor = state.config.step("editor")
-    for i, text in enumerate(state.edits, start=1):  # each edit is a new version linked to the previous one
-        folder = apply_edit_task.with_options(name=f"edit-{i}:{editor.name}")(folder, text, editor)
-        logger.info("edit %d (%s): %s", i, text, folder)
-    return str(folder)
+    return str(result.final_dir.resolve())

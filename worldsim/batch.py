@@ -18,12 +18,8 @@ after another; `flows/batch.py` runs the same functions as Prefect tasks.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib
-import itertools
 import json
 import os
-import random
 import shutil
 import statistics
 import time
@@ -34,32 +30,13 @@ import yaml
 from pydantic import ValidationError
 
 from worldsim import artifacts
+from worldsim.batch_scenes import content_hash, enumerate_scenes
 from worldsim.config import PipelineConfig, load_config
 from worldsim.errors import ConfigError, InputError, WorldsimError
 from worldsim.io import datasets
 from worldsim.types.batch import EXECUTION_FIELDS, SPLITS, BatchSpec, Scene, SceneRecord
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                "twelve", "thirteen", "fourteen", "fifteen", "sixteen")
-DIRECTION_PHRASES = {"right": "from left to right", "left": "from right to left", "up": "upwards", "down": "downwards",
-                     "up-left": "up and to the left", "up-right": "up and to the right",
-                     "down-left": "down and to the left", "down-right": "down and to the right"}
-SPEED_ADVERBS = {"slow": "slowly", "normal": "", "fast": "quickly"}
 LOCK_FILE = ".batch.lock"
-
-
-def build_prompt(noun: str, color: str, count: int, direction: str, speed: str) -> str:
-    """An English sentence the rules parser reads back as exactly these parameters, e.g.
-    'Two blue cars move slowly from right to left', 'A red ball stays still'."""
-    from worldsim.objects import plural_of
-
-    if count == 1:
-        subject, verb, still = f"{'an' if color[0] in 'aeiou' else 'a'} {color} {noun}", "moves", "stays still"
-    else:
-        subject, verb, still = f"{NUMBER_WORDS[count]} {color} {plural_of(noun)}", "move", "stay still"
-    words = [subject, still] if direction == "none" else [subject, verb, SPEED_ADVERBS[speed], DIRECTION_PHRASES[direction]]
-    text = " ".join(w for w in words if w)
-    return text[0].upper() + text[1:]
 
 
 # --- the spec ------------------------------------------------------------------------------------------
@@ -129,11 +106,6 @@ def resolve_config(spec: BatchSpec) -> PipelineConfig:
             registry.get_stage_info(step.kind, step.name).cls.make_config(step.config)
         except WorldsimError as exc:
             raise ConfigError(f"batch spec: settings.{step.kind}: {exc}") from None
-    if spec.questions:
-        try:
-            importlib.import_module("plugins.vlm4d_qa.questions")
-        except ImportError as exc:
-            raise ConfigError(f"batch spec: questions: true needs plugins.vlm4d_qa.questions ({exc}); set questions: false") from None
     return cfg
 
 
@@ -141,64 +113,6 @@ def _merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-# --- scenes --------------------------------------------------------------------------------------------
-
-
-def _hash(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def scene_seed(batch_seed: int, index: int) -> int:
-    """The generator seed of scene `index`: the first 4 bytes of sha256('<batch_seed>:<index>')."""
-    return int.from_bytes(hashlib.sha256(f"{batch_seed}:{index}".encode()).digest()[:4], "big")
-
-
-def parameter_grid(spec: BatchSpec) -> list[tuple[str, str, int, str, str]]:
-    """(object, colour, count, direction, speed) combinations; a still scene ('none') has speed 'normal' only."""
-    combos = []
-    seen = set()
-    for obj, color, count, direction, speed in itertools.product(spec.objects, spec.colors, spec.counts, spec.directions, spec.speeds):
-        combo = (obj, color, count, direction, "normal" if direction == "none" else speed)
-        if combo not in seen:
-            seen.add(combo)
-            combos.append(combo)
-    return combos
-
-
-def enumerate_scenes(spec: BatchSpec) -> list[Scene]:
-    """`spec.num_scenes` scenes drawn from the parameter grid with the spec's seed: without repeats until
-    the grid is used up, then another round. Deterministic; ids are stable for the same spec content."""
-    grid = parameter_grid(spec)
-    rng = random.Random(f"worldsim-batch:{spec.seed}")
-    picks: list[int] = []
-    while len(picks) < spec.num_scenes:
-        picks += rng.sample(range(len(grid)), min(len(grid), spec.num_scenes - len(picks)))
-    split_of = _assign_splits(spec, [grid[i][0] for i in picks])
-    scenes = []
-    for index, gi in enumerate(picks):
-        obj, color, count, direction, speed = grid[gi]
-        digest = _hash(spec.seed, index, obj, color, count, direction, speed)[:8]
-        sid = f"{index:06d}-{count}-{color}-{obj}-{direction}-{speed}-{digest}"
-        scenes.append(Scene(id=sid, index=index, object=obj, color=color, count=count, direction=direction, speed=speed,
-                            prompt=build_prompt(obj, color, count, direction, speed), seed=scene_seed(spec.seed, index),
-                            split=split_of[index]))
-    return scenes
-
-
-def _assign_splits(spec: BatchSpec, objects: list[str]) -> list[str]:
-    """Held-out object categories go to `holdout_split`; the other scenes are shuffled with the seed and
-    cut by the ratios (train first, rounding to the nearest count, test takes the rest)."""
-    held = set(spec.splits.holdout_objects)
-    out = [spec.splits.holdout_split if o in held else "" for o in objects]
-    rest = [i for i, o in enumerate(objects) if o not in held]
-    random.Random(f"worldsim-batch-splits:{spec.seed}").shuffle(rest)
-    n_train = round(spec.splits.train * len(rest))
-    n_val = min(round(spec.splits.val * len(rest)), len(rest) - n_train)
-    for k, i in enumerate(rest):
-        out[i] = "train" if k < n_train else "val" if k < n_train + n_val else "test"
     return out
 
 
@@ -266,7 +180,7 @@ def _check_spec_file(out: Path, spec: BatchSpec) -> None:
         return
     from worldsim import __version__
 
-    artifacts.atomic_write_json(path, {"spec": content, "content_sha256": _hash(content),
+    artifacts.atomic_write_json(path, {"spec": content, "content_sha256": content_hash(content),
                                        "execution": spec.model_dump(mode="json", include=set(EXECUTION_FIELDS)),
                                        "worldsim": __version__})
 
@@ -285,13 +199,10 @@ def _check_plan(scene: Scene, plan) -> None:
 
 def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
     from worldsim import runner
+    from worldsim.pipeline import run_pipeline
 
-    run_dir, partial, _ = _paths(out, scene)
+    _, partial, _ = _paths(out, scene)
     shutil.rmtree(partial, ignore_errors=True)
-    state = runner.start_run(scene.prompt, config=config, seed=scene.seed, output_dir=out / datasets.RUNS_DIR)
-    # The runner names folders by time; a batch names them by scene, so an interrupted scene is found again.
-    os.replace(state.folder, partial)
-    state = state.model_copy(update={"run_id": scene.id, "folder": str(partial)})
 
     def run_one(st: runner.RunState, step) -> runner.RunState:
         st = runner.run_step(st, step)
@@ -299,15 +210,13 @@ def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
             _check_plan(scene, st.plan)
         return st
 
-    try:
-        state = runner.run_steps(state, run_one)  # with the closed loop when a scorer asks for regenerations
-        return runner.finish_run(state)
-    except BaseException:
-        runner.abort_run(state)
-        raise
+    # Run folders are named by scene (not by time), so an interrupted scene is found again.
+    return run_pipeline(scene.prompt, config=config, seed=scene.seed, output_dir=out / datasets.RUNS_DIR,
+                        run_id=scene.id, run_one=run_one).run_dir
 
 
 def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) -> SceneRecord:
+    from worldsim.scene import read_labels
     from worldsim.types import GeneratedVideo, Plan
 
     run_dir, _, rec_path = _paths(out, scene)
@@ -317,7 +226,7 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) 
     _check_plan(scene, plan)
     with artifacts.atomic_path(out / scene.video) as tmp:
         shutil.copyfile(run_dir / video.video, tmp)
-    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
+    labels = read_labels(run_dir, video)
     dense = None
     if labels is not None and video.arrays:
         from safetensors.numpy import load_file
@@ -325,7 +234,7 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) 
         dense = datasets.dense_record(labels, load_file(str(run_dir / video.arrays))["masks"])
     items = []
     if questions:
-        from plugins.vlm4d_qa.questions import generate_questions
+        from worldsim.qa.questions import generate_questions
 
         items = [q.model_dump(mode="json") for q in generate_questions(plan, labels, scene.seed, scene.video, video.generator, scene_id=scene.id)]
     record = SceneRecord(scene=scene, run=f"{datasets.RUNS_DIR}/{scene.id}", plan=manifest["plan"], generator=video.generator,
@@ -456,5 +365,5 @@ def run_batch(spec: BatchSpec | str | os.PathLike | dict, out_dir: str | Path,
         return summarize(spec, results, time.perf_counter() - t0, manifest)
 
 
-__all__ = ["build_prompt", "load_spec", "resolve_config", "enumerate_scenes", "scene_seed", "open_batch",
+__all__ = ["load_spec", "resolve_config", "open_batch",
            "synthesize_scene", "finalize", "run_batch", "is_done", "SPLITS"]

@@ -26,15 +26,21 @@ def _seed(text: str) -> int:
 
 
 def cmd_parse(args) -> int:
+    from worldsim import registry, sessions
     from worldsim.config import load_config
-    from worldsim.registry import get_stage
+    from worldsim.stages import call_stage
 
     if args.config:
         step = load_config(args.config).step("parser")
-        stage = get_stage("parser", step.name, step.config)
     else:
-        stage = get_stage("parser", args.parser)
-    plan = stage.run(args.text)
+        step = sessions.parser_step(None, args.parser)
+    info = registry.get_stage_info("parser", step.name)
+    plan = call_stage(info.cls(step.config), args.text, plugin=info.plugin)
+    if plan.mode == "edit":
+        from worldsim import edit_ops
+
+        plan = plan.model_copy(update={"edit": plan.edit.model_copy(
+            update={"params": edit_ops.validate_params(plan.edit.op, dict(plan.edit.params))})})
     if args.json:
         print(json.dumps(plan.contract()))
     else:
@@ -46,29 +52,23 @@ def cmd_generate(args) -> int:
     from tqdm import tqdm
 
     from worldsim import runner
+    from worldsim.pipeline import run_pipeline
 
-    state = runner.start_run(args.prompt, args.edit, args.config, args.seed, args.out, args.set)
-    bar = tqdm(total=len(state.steps), desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
+    bar = tqdm(desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
 
     def run_one(st, step):
+        bar.total = len(st.steps)
         bar.set_postfix_str(f"{step.kind}:{step.name}" + (f" (attempt {st.attempt})" if st.attempt > 1 else ""))
         st = runner.run_step(st, step)
         bar.update(1)
         return st
 
-    try:
-        state = runner.run_steps(state, run_one)  # owns the closed loop (regenerations)
-        run_dir = runner.finish_run(state)
-    except BaseException:
-        runner.abort_run(state)
-        raise
+    try:  # the closed loop (regenerations) and the edits run inside run_pipeline
+        result = run_pipeline(args.prompt, args.edit, args.config, args.seed, args.out, args.set,
+                              parser=args.edit_parser, editor=args.editor, run_one=run_one)
     finally:
         bar.close()
-    versions = []
-    if state.edits:
-        from worldsim import sessions
-
-        versions = sessions.apply_edits(run_dir, state.edits, state.config.step("editor"))
+    state, run_dir, versions = result.state, result.run_dir, result.versions
     summary = {"run_dir": str(run_dir), "run_json": str(run_dir / "run.json"), "versions": [str(v) for v in versions]}
     if state.video is not None:
         summary.update(video=str(run_dir / state.video.video), labels=str(run_dir / (state.video.labels or "")))
@@ -87,7 +87,7 @@ def cmd_generate(args) -> int:
 def cmd_edit(args) -> int:
     from worldsim import sessions
 
-    new = sessions.apply_edit(args.run_dir, args.text, parser=args.parser)
+    new = sessions.apply_edit(args.run_dir, args.text, editor=args.editor, parser=args.parser)
     manifest = json.loads((new / "run.json").read_text())
     if args.json:
         print(json.dumps({"run_dir": str(new), "parent": manifest.get("parent"), "metrics": manifest.get("metrics", {})}))
@@ -134,7 +134,7 @@ def cmd_session(args) -> int:
             print(" -> ".join(version.lineage()))
             continue
         try:
-            current = sessions.apply_edit(current, text, parser=args.parser)
+            current = sessions.apply_edit(current, text, editor=args.editor, parser=args.parser)
             print(f"new version: {current}")
         except WorldsimError as exc:  # a bad command keeps the session going
             print(f"worldsim: error: {exc}", file=sys.stderr)
@@ -145,17 +145,19 @@ def cmd_session(args) -> int:
 def cmd_plugins(args) -> int:
     from worldsim import plugins, registry
 
-    versions = plugins.plugin_versions()
-    stages = registry.all_stages()
+    stages = registry.all_stages()  # registering checks every class: broken plugins are known after this
+    versions, broken = plugins.plugin_versions(), plugins.broken_plugins()
     rows = []
-    for name, version in sorted(versions.items()):
+    for name in sorted({*versions, *broken}):
         mine = [f"{kind}:{s}" for kind, table in stages.items() for s, info in sorted(table.items()) if info.plugin == name]
-        rows.append({"plugin": name, "version": version, "stages": mine})
+        rows.append({"plugin": name, "version": versions.get(name, "?"), "distribution": plugins.distribution_of(name),
+                     "stages": mine, "status": "broken" if name in broken else "ok", "reason": broken.get(name)})
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
-            print(f"{r['plugin']:<20} {r['version']:<10} {', '.join(r['stages']) or '-'}")
+            shown = f"BROKEN: {r['reason']}" if r["reason"] else (", ".join(r["stages"]) or "-")
+            print(f"{r['plugin']:<20} {r['version']:<10} {shown}")
     return 0
 
 
@@ -163,7 +165,8 @@ def cmd_stages(args) -> int:
     from worldsim import registry
 
     rows = [
-        {"kind": kind, "name": name, "plugin": info.plugin, "description": info.description}
+        {"kind": kind, "name": name, "plugin": info.plugin, "description": info.description,
+         **({"ops": [p.op for p in info.cls.ops]} if kind == "editor" else {})}
         for kind, table in registry.all_stages().items() if args.kind in (None, kind)
         for name, info in sorted(table.items())
     ]
@@ -171,7 +174,8 @@ def cmd_stages(args) -> int:
         print(json.dumps(rows))
     else:
         for r in rows:
-            print(f"{r['kind']:<14} {r['name']:<22} {r['plugin']:<16} {r['description']}")
+            ops = f" [ops: {', '.join(r['ops'])}]" if "ops" in r else ""
+            print(f"{r['kind']:<14} {r['name']:<22} {r['plugin']:<16} {r['description']}{ops}")
     return 0
 
 
@@ -243,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Parse PROMPT, generate a labelled video and every later stage the config lists; "
                                    "writes a run folder under --out and prints its path.")
     g.add_argument("prompt", metavar="PROMPT", help=f"scene description, e.g. \"{EXAMPLE}\"")
-    g.add_argument("--edit", action="append", default=[], metavar="TEXT", help="an edit command applied after generation (repeatable; needs an editor stage in the config)")
+    g.add_argument("--edit", action="append", default=[], metavar="TEXT", help="an edit command applied after generation (repeatable); each writes a new version")
+    g.add_argument("--edit-parser", default=None, metavar="NAME", help="parser stage for the --edit commands (default: the config's parser)")
+    g.add_argument("--editor", default=None, metavar="NAME", help="editor stage for the --edit commands (default: the config's editor that implements the op, else any installed one)")
     g.add_argument("--config", default="default", metavar="NAME", help="preset name from configs/ or a path to a YAML file (default: default)")
     g.add_argument("--set", action="append", default=[], metavar="KIND.KEY=VALUE", help="override a stage setting, e.g. generator.num_frames=8 (repeatable)")
     g.add_argument("--seed", type=_seed, default=None, metavar="N", help="random seed, integer in [0, 4294967295] (default: the preset's)")
@@ -255,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Parse a generate or edit command. With --json prints {mode, objects, motion, edit}.")
     pa.add_argument("text", metavar="TEXT", help="the command, e.g. \"Make the ball blue\"")
     pa.add_argument("--json", action="store_true", help="print the stable one-line JSON contract")
-    pa.add_argument("--parser", default="rules", metavar="NAME", help="parser stage to use (default: rules)")
+    pa.add_argument("--parser", default=None, metavar="NAME", help="parser stage to use (default: rules)")
     pa.add_argument("--config", metavar="NAME", help="use the parser (and its settings) of this preset, e.g. one naming a langchain model")
     pa.set_defaults(func=cmd_parse)
 
@@ -269,12 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_stages)
 
     ed = sub.add_parser("edit", help="edit a generated scene by language; writes a new version linked to its parent",
-                        description="Apply one edit command (recolor, remove, extract, move) to the scene in RUN_DIR. "
+                        description="Apply one edit command (recolor, remove, extract, move, scale, or any op an installed "
+                                    "editor declares; `worldsim stages --kind editor` lists them) to the scene in RUN_DIR. "
                                     "The parent is never modified; the new version is a sibling run folder whose run.json "
                                     "names its parent and lineage. 'it' refers to the object edited last.")
     ed.add_argument("run_dir", metavar="RUN_DIR", help="a run folder printed by `worldsim generate` or `worldsim edit`")
     ed.add_argument("text", metavar="TEXT", help="the edit, e.g. \"Make the ball blue\", \"Delete the ball\"")
-    ed.add_argument("--parser", default="rules", metavar="NAME", help="parser stage for the command (default: rules)")
+    ed.add_argument("--parser", default=None, metavar="NAME", help="parser stage for the command (default: the run's config's parser)")
+    ed.add_argument("--editor", default=None, metavar="NAME", help="editor stage (default: the config's editor that implements the op, else any installed one)")
     ed.add_argument("--json", action="store_true", help="print a JSON summary")
     ed.set_defaults(func=cmd_edit)
 
@@ -282,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Reads edit commands line by line (stdin or a prompt); each applies to the newest "
                                     "version. Also: 'objects', 'history', 'quit'. Prints the last version at the end.")
     se.add_argument("run_dir", metavar="RUN_DIR", help="the run folder to start from")
-    se.add_argument("--parser", default="rules", metavar="NAME", help="parser stage for the commands (default: rules)")
+    se.add_argument("--parser", default=None, metavar="NAME", help="parser stage for the commands (default: the run's config's parser)")
+    se.add_argument("--editor", default=None, metavar="NAME", help="editor stage (default: the config's editor that implements the op, else any installed one)")
     se.set_defaults(func=cmd_session)
 
     sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve worldsim/generate-4d and worldsim-batch/synthesize",
@@ -311,12 +320,23 @@ def build_parser() -> argparse.ArgumentParser:
     dc = dsub.add_parser("card", help="print the dataset card (README.md)")
     dc.add_argument("dir", metavar="DIR", help="the dataset folder")
     dc.set_defaults(func=cmd_dataset_card)
-    from plugins.tiny_t2v.cli import add_train_parser  # `worldsim train tiny-t2v`
-    add_train_parser(sub)
+    from worldsim import plugins  # plugin commands (`worldsim train tiny-t2v`): one broken plugin cannot break the CLI
+
+    try:
+        impls = plugins.get_manager().hook.register_commands.get_hookimpls()
+    except Exception:
+        impls = []  # the plugin setup itself is broken: the stage commands report it when they load plugins
+    for impl in impls:
+        try:
+            impl.function(subparsers=sub)
+        except Exception:
+            continue
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -327,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("worldsim: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if os.environ.get("WORLDSIM_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(f"worldsim: internal error: {type(exc).__name__}: {text} (set WORLDSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

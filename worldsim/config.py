@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from worldsim.errors import ConfigError, one_line
 from worldsim.hookspecs import PIPELINE_KINDS
 
-# Several scorers may score one run (conformance, QA, ...); every other kind runs at most once.
-REPEATABLE_KINDS = ("scorer",)
+# Several scorers may score one run (conformance, QA, ...) and several editors may serve edits (each edit
+# goes to the first that declares its op); every other kind appears at most once.
+REPEATABLE_KINDS = ("scorer", "editor")
 
 
 class StepConfig(BaseModel):
@@ -54,7 +55,11 @@ class PipelineConfig(BaseModel):
         return stages
 
     def step(self, kind: str) -> StepConfig | None:
+        """The first stage of `kind`, or None."""
         return next((s for s in self.stages if s.kind == kind), None)
+
+    def steps_of(self, kind: str) -> list[StepConfig]:
+        return [s for s in self.stages if s.kind == kind]
 
 
 def config_dirs() -> list[Path]:

@@ -34,7 +34,7 @@ MIN_PIXELS = 3
 @lru_cache(maxsize=1)
 def background_colors() -> tuple[tuple[float, float, float], ...]:
     """The procedural generator's ground tile tones and sky gradient end points (sRGB in [0, 1])."""
-    from plugins.procedural.world import GROUND_PALETTES, SKY_BOTTOM, SKY_TOP
+    from worldsim.world.builder import GROUND_PALETTES, SKY_BOTTOM, SKY_TOP
 
     tones = [tuple(float(v) for v in c) for pair in GROUND_PALETTES.values() for c in pair]
     sky = [tuple(float(v) for v in (1 - w) * SKY_BOTTOM + w * SKY_TOP) for w in (0.0, 0.5, 1.0)]

@@ -41,6 +41,18 @@ class ServerStartError(WorldsimError):
     exit_code = 1
 
 
+class StageContractError(WorldsimError):
+    """A stage (or the class a plugin registered) broke its kind's contract: wrong type, missing file, ..."""
+
+    exit_code = 1
+
+
+class PluginError(WorldsimError):
+    """A plugin that failed to import or registered something malformed; it is skipped, the rest keep working."""
+
+    exit_code = 1
+
+
 class StageFailedError(WorldsimError):
     """A stage raised; wraps the original error with the stage's name."""
 

@@ -8,9 +8,10 @@ PROJECT = "worldsim"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "exporter", "teacher")
-# Teachers are not pipeline steps: a reconstructor picks them by name in its own config.
-PIPELINE_KINDS = STAGE_KINDS[:-1]
+STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "teacher")
+# The kinds a config's `stages` list may name. Answerers and teachers are not pipeline steps: a scorer
+# picks its answerer and a reconstructor its teachers by name in their own configs.
+PIPELINE_KINDS = ("parser", "generator", "reconstructor", "editor", "scorer")
 
 
 @hookspec
@@ -44,13 +45,14 @@ def register_scorers(register):
 
 
 @hookspec
-def register_exporters(register):
-    """Register exporters: artifacts -> dataset records."""
+def register_teachers(register):
+    """Register 2D teachers: video frames (+ labels) -> dense per-pixel features, depth or masks."""
 
 
 @hookspec
-def register_teachers(register):
-    """Register 2D teachers: video frames (+ labels) -> dense per-pixel features, depth or masks."""
+def register_commands(subparsers):
+    """Add sub-commands to the `worldsim` CLI: `subparsers` is its argparse sub-parsers action; each command's
+    parser sets `func` (args -> exit code) with `set_defaults`. A hookimpl that raises is skipped."""
 
 
 HOOK_FOR_KIND = {kind: f"register_{kind}s" for kind in STAGE_KINDS}

@@ -1,10 +1,12 @@
-"""Runs the stages a config lists, in order, without Prefect. Flows wrap `run_step` in tasks.
+"""Runs the stages a config lists, in order, without Prefect.
 
 `start_run` validates everything that can be checked before work starts (config, stage names and
-settings, seed) and opens a partial run folder; `run_step` runs one stage; `run_steps` runs them all
-and owns the closed loop (below); `finish_run` writes run.json and renames the folder into place;
-`abort_run` removes the partial folder. `run_pipeline`, `worldsim generate` and the Prefect flow all
-go through `run_steps`.
+settings, seed) and opens a partial run folder; `run_step` runs one stage and checks its result
+against the kind's contract (worldsim.stages); `run_steps` runs them all and owns the closed loop
+(below); `finish_run` writes run.json and renames the folder into place; `abort_run` removes the
+partial folder; `execute` is run_steps + finish_run, aborting on any failure. Every caller (the CLI,
+the Prefect flow, batch, `worldsim.pipeline.run_pipeline`, motion edits) goes through `execute`, passing
+how to wrap a stage (`run_one`: a progress bar, a Prefect task).
 
 Closed loop: a scorer whose Config has `max_attempts` (e.g. `conformance`) and returns metrics with
 `passed: false` while attempts remain sends the run back to its generator: attempt n+1 uses the seed
@@ -28,9 +30,10 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from worldsim import artifacts, plugins, registry
+from worldsim import artifacts, plugins, registry, scene_objects
 from worldsim.config import PipelineConfig, StepConfig, load_config
-from worldsim.errors import ConfigError, InputError, StageFailedError, WorldsimError
+from worldsim.errors import ConfigError, InputError
+from worldsim.stages import call_stage
 from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, ScoreInput, StageRecord
 
 MAX_SEED = 2**32 - 1
@@ -90,43 +93,50 @@ def attempt_seed(seed: int, attempt: int) -> int:
     return int.from_bytes(hashlib.sha256(f"worldsim-attempt:{seed}:{attempt}".encode()).digest()[:4], "little")
 
 
-def _call_parser(stage, state: RunState) -> dict:
-    plan = stage.run(state.prompt)
+def _call_parser(stage, state: RunState, plugin: str) -> dict:
+    plan = call_stage(stage, state.prompt, plugin=plugin)
     provenance = getattr(stage, "last_provenance", None)  # e.g. the langchain parser: model, attempts, fallback
     return {"plan": plan, "metrics": {**state.metrics, "parser": provenance}} if provenance else {"plan": plan}
 
 
-def _call_generator(stage, state: RunState) -> dict:
+def _call_generator(stage, state: RunState, plugin: str) -> dict:
     if state.plan is None or state.plan.mode != "generate":
         raise InputError(f"the prompt '{state.prompt[:60]}' is an edit command; generate needs a description of a scene, e.g. 'A red ball rolls from left to right'")
     out_dir = state.path / "generator"
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {"video": stage.run(state.plan, seed=state.stage_seed, out_dir=out_dir)}
+    return {"video": call_stage(stage, state.plan, seed=state.stage_seed, out_dir=out_dir, run_dir=state.path, plugin=plugin)}
 
 
-def _call_reconstructor(stage, state: RunState) -> dict:
+def _call_reconstructor(stage, state: RunState, plugin: str) -> dict:
     if state.video is None:
         raise ConfigError("a reconstructor needs a generator before it in the config's stages")
     out_dir = state.path / "reconstruction"
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = stage.run(state.video, run_dir=state.path, out_dir=out_dir, seed=state.stage_seed)
+    result = call_stage(stage, state.video, run_dir=state.path, out_dir=out_dir, seed=state.stage_seed, plugin=plugin)
     return {"reconstruction": result, "metrics": {**state.metrics, "reconstruction": result.metrics}}
 
 
-def _call_scorer(stage, state: RunState) -> dict:
-    """A scorer returns JSON-ready metrics, stored under `metrics[stage.metrics_key]` (default: its name)."""
+def _call_scorer(stage, state: RunState, plugin: str) -> dict:
+    """A scorer's figures are stored under `metrics[stage.metrics_key or stage.name]`, with `passed` when it has a floor."""
     if state.plan is None or state.video is None:
         raise ConfigError(f"scorer '{stage.name}' needs a parser and a generator before it in the config's stages")
     out_dir = state.path / "scores"
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = ScoreInput(run_dir=str(state.path.resolve()), plan=state.plan, seed=state.stage_seed, video=state.video,
                         reconstruction=state.reconstruction)
-    metrics = artifacts.json_safe(stage.run(inputs, out_dir=out_dir))
-    return {"metrics": {**state.metrics, getattr(stage, "metrics_key", stage.name): metrics}}
+    result = call_stage(stage, inputs, out_dir=out_dir, run_dir=state.path, plugin=plugin)
+    metrics = dict(result.metrics)
+    if result.passed is not None:
+        metrics["passed"] = result.passed
+    return {"metrics": {**state.metrics, metrics_key(stage): metrics}}
 
 
-# How each stage kind is called and what it adds to the state. Later stage kinds add an entry here.
-STAGE_CALLS: dict[str, Callable[[registry.Stage, RunState], dict]] = {
+def metrics_key(stage) -> str:
+    return getattr(stage, "metrics_key", None) or stage.name
+
+
+# How each pipeline stage kind is called and what it adds to the state (editors serve edits: worldsim.sessions).
+STAGE_CALLS: dict[str, Callable[[registry.Stage, RunState, str], dict]] = {
     "parser": _call_parser,
     "generator": _call_generator,
     "reconstructor": _call_reconstructor,
@@ -144,7 +154,10 @@ def start_run(
     plan: Plan | None = None,
     parent: str | None = None,
     lineage: list[str] | None = None,
+    run_id: str | None = None,
 ) -> RunState:
+    """Validate the inputs and open the partial run folder (`<output_dir>/.<run_id>.partial`); `run_id`
+    defaults to a time-stamped name from the prompt and seed."""
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, overrides)
     seed = validate_seed(cfg.seed if seed is None else seed)
     if not isinstance(prompt, str) or not prompt.strip():
@@ -154,9 +167,7 @@ def start_run(
         if step.kind not in STAGE_CALLS and step.kind != "editor":
             raise ConfigError(f"config '{cfg.name}' lists a {step.kind} stage, but this worldsim runs only: {', '.join([*STAGE_CALLS, 'editor'])}")
         registry.get_stage_info(step.kind, step.name).cls.make_config(step.config)
-    if edits and plan is None and cfg.step("editor") is None:
-        raise ConfigError(f"edits were given but config '{cfg.name}' has no editor stage; installed editors: {', '.join(registry.all_stages()['editor']) or 'none'}")
-    run_id = artifacts.new_run_id(prompt, seed)
+    run_id = run_id or artifacts.new_run_id(prompt, seed)
     folder = artifacts.RunFolder.create(output_dir, run_id)
     return RunState(run_id=run_id, root=str(folder.root), folder=str(folder.path), prompt=prompt.strip(),
                     edits=edits, seed=seed, config=cfg, plan=plan, plan_given=plan is not None, parent=parent,
@@ -169,12 +180,7 @@ def run_step(state: RunState, step: StepConfig) -> RunState:
     config = {**step.config, **state.generator_overrides} if step.kind == "generator" else step.config
     stage = info.cls(config)
     t0 = time.perf_counter()
-    try:
-        update = STAGE_CALLS[step.kind](stage, state)
-    except WorldsimError:
-        raise
-    except Exception as exc:  # a bug or a transient failure inside a stage: name the stage
-        raise StageFailedError(f"{step.kind} '{step.name}' failed: {type(exc).__name__}: {exc}") from exc
+    update = STAGE_CALLS[step.kind](stage, state, info.plugin)
     wall = time.perf_counter() - t0
     record = StageRecord(kind=step.kind, name=step.name, plugin=info.plugin, wall_s=round(wall, 4))
     return state.model_copy(update={**update, "stages": [*state.stages, record]})
@@ -189,8 +195,7 @@ def _closed_loop(step: StepConfig) -> tuple[int, float]:
 
 
 def _metrics_key(step: StepConfig) -> str:
-    cls = registry.get_stage_info(step.kind, step.name).cls
-    return getattr(cls, "metrics_key", cls.name)
+    return metrics_key(registry.get_stage_info(step.kind, step.name).cls)
 
 
 def boosted_guidance(step: StepConfig, overrides: dict[str, Any], boost: float) -> dict[str, Any]:
@@ -269,12 +274,10 @@ def run_steps(state: RunState, run_one: Callable[[RunState, StepConfig], RunStat
 
 def finish_run(state: RunState) -> Path:
     """Write run.json (artifacts with sha256) and move the run folder into place."""
-    from worldsim import sessions
-
     outputs = {k: v.model_dump(mode="json") for k, v in (("video", state.video), ("reconstruction", state.reconstruction)) if v is not None}
-    objects = sessions.registry_from_run(state.path, {"outputs": outputs})
+    objects = scene_objects.registry_from_outputs(state.path, outputs)
     if objects:
-        sessions.write_registry(state.path, objects, None)
+        scene_objects.write_registry(state.path, objects, None)
     stage_of = lambda rel: rel.split("/", 1)[0] if "/" in rel else "run"
     records = [ArtifactRecord(path=p, sha256=h, bytes=n, stage=stage_of(p)) for p, h, n in artifacts.list_artifacts(state.path)]
     metrics = dict(state.metrics)
@@ -302,26 +305,12 @@ def abort_run(state: RunState) -> None:
     artifacts.RunFolder(state.root, state.run_id).discard()
 
 
-def run_pipeline(prompt: str, edits=None, config="default", seed=None, output_dir="outputs", overrides=(),
-                 on_step: Callable[[StepConfig], None] | None = None, plan: Plan | None = None,
-                 parent: str | None = None, lineage: list[str] | None = None, apply_edits: bool = True) -> Path:
-    """Plain-Python run of every stage; returns the final run folder (the last edit version when
-    `edits` are given and `apply_edits`). Nothing is left behind by a failed stage."""
-    state = start_run(prompt, edits, config, seed, output_dir, overrides, plan=plan, parent=parent, lineage=lineage)
-
-    def run_one(st: RunState, step: StepConfig) -> RunState:
-        if on_step:
-            on_step(step)
-        return run_step(st, step)
-
+def execute(state: RunState, run_one: Callable[[RunState, StepConfig], RunState] | None = None) -> tuple[RunState, Path]:
+    """Run every stage (with the closed loop) and commit the run folder; on any failure, or an interrupt,
+    the partial folder is removed and the error propagates. Returns the final state and the run folder."""
     try:
         state = run_steps(state, run_one)
-        run_dir = finish_run(state)
+        return state, finish_run(state)
     except BaseException:
         abort_run(state)
         raise
-    if apply_edits and state.edits:
-        from worldsim import sessions
-
-        run_dir = sessions.apply_edits(run_dir, state.edits, state.config.step("editor"))[-1]
-    return run_dir

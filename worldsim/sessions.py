@@ -2,10 +2,14 @@
 
 A version is a run folder. Generate runs hold `reconstruction/scene.safetensors`; edit versions hold
 `edit/scene.safetensors` and name their root (the generate run whose decoders, camera and ground truth
-they share) in run.json. `objects.json` is the scene's object registry (names, colours, instance ids,
-Gaussian counts, the object last referred to), so later commands can say "it" or "the bus".
-Motion edits ("make it drive to the right") change the plan and regenerate with the same seed: a new
-generate run whose parent is the edited version.
+they share) in run.json. `objects.json` is the scene's object registry (worldsim.scene_objects), so later
+commands can say "it" or "the bus".
+
+An edit command is parsed by a parser stage, its op and params are checked against the installed editors
+(worldsim.edit_ops), and it goes to the editor that declares its op. The editor returns either an
+`EditResult` (an edited scene, plus the registry after the edit) or a `ReplanResult` (a new plan, e.g. a
+motion edit): then the root run is generated again with that plan and the same seed, as a new version
+whose parent is the edited one.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from worldsim import artifacts, plugins, registry
+from worldsim import artifacts, edit_ops, plugins, registry, runner, scene_objects
 from worldsim.config import PipelineConfig, StepConfig
-from worldsim.errors import ConfigError, InputError, StageFailedError, WorldsimError
-from worldsim.types import ArtifactRecord, EditSource, Plan, RunManifest, SceneObject, StageRecord
+from worldsim.errors import InputError, StageContractError
+from worldsim.stages import call_stage
+from worldsim.types import ArtifactRecord, EditResult, EditSource, Plan, ReplanResult, RunManifest, SceneObject, StageRecord
 
-REGISTRY_FILE = "objects.json"
 PRONOUNS = {"it", "them", "this", "that"}
 
 
@@ -58,28 +62,6 @@ def _read_manifest(run_dir: Path) -> dict:
     return data
 
 
-def registry_from_run(run_dir: Path, manifest: dict) -> list[SceneObject]:
-    """The object registry of a generate run: the generator's labelled objects, with Gaussian counts."""
-    video = manifest.get("outputs", {}).get("video") or {}
-    if not video.get("labels"):
-        return []
-    labels = json.loads((run_dir / video["labels"]).read_text())
-    counts: dict[int, int] = {}
-    rec = manifest.get("outputs", {}).get("reconstruction")
-    if rec:
-        from safetensors import safe_open
-
-        with safe_open(str(run_dir / rec["scene"]), "pt") as f:
-            for i in f.get_tensor("instance").tolist():
-                counts[i] = counts.get(i, 0) + 1
-    return [SceneObject(id=o["id"], name=o["name"], color=o.get("color"), gaussians=counts.get(o["id"])) for o in labels.get("objects", [])]
-
-
-def write_registry(run_dir: Path, objects: list[SceneObject], last_referenced: str | None) -> Path:
-    return artifacts.atomic_write_json(Path(run_dir) / REGISTRY_FILE, {
-        "objects": [o.model_dump() for o in objects], "last_referenced": last_referenced})
-
-
 def open_version(run_dir: str | Path) -> Version:
     path = Path(run_dir).resolve()
     manifest = _read_manifest(path)
@@ -93,13 +75,11 @@ def open_version(run_dir: str | Path) -> Version:
         raise InputError(f"run folder '{path.name}' has no reconstruction; edits need a run made with a reconstructor (e.g. --config default)")
     if not scene.is_file():
         raise InputError(f"run folder '{path.name}' is missing its scene '{scene.relative_to(path) if scene.is_relative_to(path) else scene}'; it cannot be edited")
-    reg_file = path / REGISTRY_FILE
-    if reg_file.is_file():
-        reg = json.loads(reg_file.read_text())
-        objects = [SceneObject.model_validate(o) for o in reg.get("objects", [])]
-        last = reg.get("last_referenced")
+    reg = scene_objects.read_registry(path)
+    if reg is not None:
+        objects, last = reg.objects, reg.last_referenced
     else:
-        objects, last = registry_from_run(path, manifest), None
+        objects, last = scene_objects.registry_from_outputs(path, outputs), None
     return Version(path=path, manifest=manifest, root=root, scene=scene, objects=objects, last_referenced=last)
 
 
@@ -118,33 +98,45 @@ def resolve_target(version: Version, target: str) -> SceneObject:
     return match[0]
 
 
-def parse_edit(text: str, parser: str = "rules") -> Plan:
-    plan = registry.get_stage("parser", parser).run(text)
+def parser_step(version_config: PipelineConfig | None, parser: str | StepConfig | None) -> StepConfig:
+    """The parser for edit commands: a given step; a name (with the config's settings if it lists that parser);
+    else the config's own parser; else `rules`."""
+    if isinstance(parser, StepConfig):
+        return parser
+    own = version_config.step("parser") if version_config is not None else None
+    if parser is None:
+        return own or StepConfig(kind="parser", name="rules")
+    return own if own is not None and own.name == parser else StepConfig(kind="parser", name=parser)
+
+
+def parse_edit(text: str, parser: str | StepConfig = "rules") -> Plan:
+    """Parse an edit command and check its op and params against the installed editors."""
+    step = parser_step(None, parser)
+    info = registry.get_stage_info("parser", step.name)
+    plan = call_stage(info.cls(step.config), text, plugin=info.plugin)
     if plan.mode != "edit":
-        raise InputError(f"'{text[:60]}' is a generate command; an edit is accepted, e.g. 'make the ball blue', 'delete the ball', 'extract the ball', 'move the ball to the left'")
+        ops = ", ".join(sorted(edit_ops.installed_ops())) or "none"
+        raise InputError(f"'{text[:60]}' is a generate command; an edit is accepted (installed ops: {ops}), e.g. "
+                         f"'make the ball blue', 'delete the ball', 'make the ball bigger'")
+    edit_ops.params_model(plan.edit.op)  # an op no installed editor declares
     return plan
 
 
-def _editor_step(version: Version, editor: StepConfig | None) -> StepConfig:
-    step = editor or version.config.step("editor")
-    if step is None:
-        installed = ", ".join(registry.all_stages()["editor"]) or "none"
-        raise ConfigError(f"the config of '{version.path.name}' has no editor stage; add one (installed editors: {installed})")
-    return step
+def apply_edit(run_dir: str | Path, text: str, editor: str | None = None, parser: str | StepConfig | None = None,
+               plan: Plan | None = None) -> Path:
+    """Apply one edit command to a version; returns the new version's folder (a sibling of run_dir).
 
-
-def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None, parser: str = "rules") -> Path:
-    """Apply one edit command to a version; returns the new version's folder (a sibling of run_dir)."""
+    `editor` names the editor (default: the first of the config's editors that declares the op, else any
+    installed one); `parser` parses the command (default: the config's parser); `plan` skips parsing."""
     version = open_version(run_dir)
-    plan = parse_edit(text, parser)
-    target = resolve_target(version, plan.edit.target)
-    if plan.edit.op == "move":
-        return _regenerate(version, plan, target, text)
+    plan = plan or parse_edit(text, parser_step(version.config, parser))
+    step = edit_ops.choose_editor(plan.edit.op, version.config.steps_of("editor"), editor)
+    edit = edit_ops.validate_edit(plan.edit, step)
+    target = resolve_target(version, edit.target)
     # "Make the fish and the seaweed black": every named object, one after the other, in one version.
     targets = [target] + [resolve_target(version, o.name) for o in plan.objects if o.name not in (target.name, *PRONOUNS)]
-    if plan.edit.op == "extract" and len(targets) > 1:
-        raise InputError(f"extract keeps one object; '{text[:60]}' names {len(targets)} ({', '.join(t.name for t in targets)})")
-    step = _editor_step(version, editor)
+    if len(targets) > 1 and not edit_ops.op_model(step, edit.op).multi_target:
+        raise InputError(f"'{edit.op}' applies to one object; '{text[:60]}' names {len(targets)} ({', '.join(t.name for t in targets)})")
     info = registry.get_stage_info("editor", step.name)
     stage = info.cls(step.config)
     base_source = edit_source(version)  # validates before anything is written
@@ -155,56 +147,54 @@ def apply_edit(run_dir: str | Path, text: str, editor: StepConfig | None = None,
         scene, objects, results = version.scene, version.objects, []
         for obj in targets:
             source = base_source.model_copy(update={"scene": str(scene), "objects": objects})
-            edit = plan.edit.model_copy(update={"target": obj.name})
-            try:
-                result = stage.run(edit, source, out_dir)
-            except WorldsimError:
-                raise
-            except Exception as exc:
-                raise StageFailedError(f"editor '{step.name}' failed: {type(exc).__name__}: {exc}") from exc
+            result = call_stage(stage, edit.model_copy(update={"target": obj.name}), source, out_dir,
+                                run_dir=folder.path, plugin=info.plugin)
+            if isinstance(result, ReplanResult):
+                folder.discard()
+                return _regenerate(version, result, text)
             results.append(result)
-            objects = _updated_registry(objects, edit, obj)
+            objects = _checked_registry(result, objects, step.name)
             scene = folder.path / result.scene
         wall = time.perf_counter() - t0
-        write_registry(folder.path, objects, target.name)
+        scene_objects.write_registry(folder.path, objects, target.name)
         metrics = dict(results[0].metrics)
         if len(results) > 1:
             metrics["per_target"] = [r.metrics for r in results]
-        _write_manifest(folder.path, version, text, plan, [StageRecord(kind="editor", name=step.name, plugin=info.plugin, wall_s=round(wall, 4))],
-                        {"edit": metrics}, {"edit": results[-1].model_dump(mode="json"), "edit_root": version.root.name})
+        record = StageRecord(kind="editor", name=step.name, plugin=info.plugin, wall_s=round(wall, 4))
+        _write_manifest(folder.path, version, text, plan.model_copy(update={"edit": edit}), [record], {"edit": metrics},
+                        {"edit": results[-1].model_dump(mode="json"), "edit_root": version.root.name})
         return folder.commit()
     except BaseException:
         folder.discard()
         raise
 
 
+def _checked_registry(result: EditResult, objects: list[SceneObject], editor: str) -> list[SceneObject]:
+    """The registry after an edit: the editor's, when it returned one (ids must be unique), else unchanged."""
+    if result.objects is None:
+        return objects
+    ids = [o.id for o in result.objects]
+    if len(ids) != len(set(ids)):
+        raise StageContractError(f"editor '{editor}' returned an object registry with repeated ids {sorted(ids)}")
+    return list(result.objects)
+
+
 def edit_source(version: Version) -> EditSource:
-    """What an editor needs to edit `version`: its scene and registry, the root's decoders, camera, truth."""
+    """What an editor needs to edit `version`: its scene and registry, the root's plan, decoders, camera, truth."""
+    from worldsim.labels import read_labels
+
     root = version.root_manifest
     rec, video = root["outputs"]["reconstruction"], root["outputs"]["video"]
-    labels = json.loads((version.root / video["labels"]).read_text()) if video.get("labels") else {}
-    if "camera" not in labels:
-        raise InputError(f"run folder '{version.root.name}' has no camera in its labels; this editor needs one")
+    labels = read_labels(version.root / video["labels"]) if video.get("labels") else None
+    if labels is None or labels.camera is None:
+        raise InputError(f"run folder '{version.root.name}' has no camera in its labels; editors need the input camera")
     return EditSource(
         scene=str(version.scene), decoders=str(version.root / rec["decoders"]),
-        teacher=(rec.get("teachers") or ["label-text"])[0], camera=labels["camera"], fps=video["fps"],
-        objects=version.objects,
+        teacher=(rec.get("teachers") or ["label-text"])[0], camera=labels.camera.model_dump(mode="json"), fps=video["fps"],
+        plan=Plan.model_validate(root["plan"]), objects=version.objects,
         gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
         gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
     )
-
-
-def _updated_registry(objects: list[SceneObject], edit, target: SceneObject) -> list[SceneObject]:
-    out = []
-    for o in objects:
-        if o.id == target.id and edit.op == "recolor":
-            o = o.model_copy(update={"color": edit.color})
-        elif o.id == target.id and edit.op == "remove":
-            o = o.model_copy(update={"removed": True})
-        elif o.id != target.id and edit.op == "extract":
-            o = o.model_copy(update={"removed": True})
-        out.append(o)
-    return out
 
 
 def _write_manifest(path: Path, parent: Version, text: str, plan: Plan, stages, metrics, outputs) -> None:
@@ -221,22 +211,23 @@ def _write_manifest(path: Path, parent: Version, text: str, plan: Plan, stages, 
     artifacts.atomic_write_json(path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
 
 
-def _regenerate(version: Version, plan: Plan, target: SceneObject, text: str) -> Path:
-    """Motion edit: the root plan with the new direction, generated and reconstructed again with the same seed."""
-    from worldsim import runner
-
+def _regenerate(version: Version, result: ReplanResult, text: str) -> Path:
+    """A re-planning edit: the root run generated (and reconstructed, scored) again with the editor's plan and
+    the same seed and config, as a new version whose parent is the edited one."""
     root = version.root_manifest
-    old = Plan.model_validate(root["plan"])
-    motion = old.motion.model_copy(update={"direction": plan.edit.direction, "keypoints": ()})
-    new_plan = old.model_copy(update={"motion": motion, "text": f"{old.text} | {text}"})
-    cfg = PipelineConfig.model_validate(root["config"])
-    return runner.run_pipeline(root["prompt"], [text], config=cfg, seed=root["seed"], output_dir=version.path.parent,
-                               plan=new_plan, parent=version.path.name, lineage=version.lineage(), apply_edits=False)
+    plan = result.plan.model_copy(update={"text": f"{result.plan.text} | {text}"})
+    state = runner.start_run(root["prompt"], [text], config=PipelineConfig.model_validate(root["config"]), seed=root["seed"],
+                             output_dir=version.path.parent, plan=plan, parent=version.path.name, lineage=version.lineage())
+    return runner.execute(state)[1]
 
 
-def apply_edits(run_dir: str | Path, edits: list[str], editor: StepConfig | None = None) -> list[Path]:
+def apply_edits(run_dir: str | Path, edits: list[str], editor: str | None = None, parser: str | StepConfig | None = None,
+                apply_one=None) -> list[Path]:
+    """Apply edits one after the other, each to the version the previous one wrote; `apply_one(run_dir, text)`
+    wraps each (e.g. a Prefect task), default `apply_edit` with `editor` and `parser`."""
+    apply_one = apply_one or (lambda current, text: apply_edit(current, text, editor=editor, parser=parser))
     versions, current = [], Path(run_dir)
     for text in edits:
-        current = apply_edit(current, text, editor)
+        current = apply_one(current, text)
         versions.append(current)
     return versions

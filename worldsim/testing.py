@@ -52,16 +52,15 @@ def install_plugin(site: Path, dist_name: str, module: str, source: str, entry_p
 
 def tiny_clip(out_dir: Path, plan: Plan | None = None, seed: int = 0, **overrides):
     """Generate a tiny procedural clip into `out_dir` (created): (GeneratedVideo, labels dict, arrays dict)."""
-    import json
-
     from safetensors.numpy import load_file
 
-    from plugins.procedural.stage import ProceduralGenerator
+    from worldsim.registry import get_stage
+    from worldsim.scene import read_labels
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    video = ProceduralGenerator({**TINY_GENERATOR, **overrides}).run(plan or tiny_plan(), seed=seed, out_dir=out_dir)
-    labels = json.loads((out_dir / "labels.json").read_text())
+    video = get_stage("generator", "procedural", {**TINY_GENERATOR, **overrides}).run(plan or tiny_plan(), seed=seed, out_dir=out_dir)
+    labels = read_labels(out_dir.parent, video)  # video paths are relative to the stage folder's parent
     return video, labels, load_file(str(out_dir / "labels.safetensors"))
 
 

@@ -5,7 +5,7 @@ For each question about a target (item.target: name, colour, and for counting th
 1. Selection by language. Every Gaussian's latent feature is decoded into the label-text teacher's space
    and compared with a fixed vocabulary: every known object noun (worldsim.objects.OBJECTS, plus the
    plan's and the target's nouns), bare and with every named colour, plus background terms
-   (plugins.feature_field_editor.select.query_probabilities, one query per text). The target's
+   (worldsim.selection.query_probabilities, one query per text). The target's
    probability is the softmax mass of the texts that name it ("red ball"; for a colourless target every
    colour of "ball"); the selection is the Gaussians where that mass is >= `min_probability`. Nothing
    is read from labels.json but the input camera.
@@ -32,7 +32,6 @@ For each question about a target (item.target: name, colour, and for counting th
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from pydantic import Field
 
 from plugins.answerers import choices as opts
 from worldsim.errors import InputError
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Answerer, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
 PHRASES = {"up-left": "up and to the left", "up-right": "up and to the right", "down-left": "down and to the left",
@@ -146,8 +145,7 @@ def target_texts(name: str, color: str | None, texts: list[str]) -> list[int]:
     return [i for i, t in enumerate(texts) if t == name or (t.endswith(" " + name) and t[: -len(name) - 1] in COLORS)]
 
 
-class Field4DAnswerer(Stage):
-    kind = "answerer"
+class Field4DAnswerer(Answerer):
     name = "field-4d"
     description = ("Model-free baseline: select the target's Gaussians by text in the reconstructed feature field, "
                    "follow them through time from the input camera, classify direction, rotation and count")
@@ -162,10 +160,10 @@ class Field4DAnswerer(Stage):
     def load(self, inputs: ScoreInput, extra_names: list[str]) -> "FeatureField4D":
         import torch
 
-        from plugins.feature_field_editor.select import Query, query_probabilities
-        from plugins.feature_field_editor.stage import _text_encoder
-        from plugins.feature_gs.decoders import DecoderSet
         from worldsim.colors import canonical_color
+        from worldsim.decoders import DecoderSet
+        from worldsim.selection import Query, query_probabilities
+        from worldsim.text import text_encoder_for
         from worldsim.types import Camera, GaussianScene
 
         cfg: Field4DConfig = self.config
@@ -187,7 +185,7 @@ class Field4DAnswerer(Stage):
         camera = Camera.model_validate(input_camera(inputs))
         names = [*(o.name for o in inputs.plan.objects), *extra_names]
         texts = vocabulary(names, cfg.background_terms)
-        probs = query_probabilities(scene.features, decoders[cfg.teacher], _text_encoder(cfg.teacher),
+        probs = query_probabilities(scene.features, decoders[cfg.teacher], text_encoder_for(cfg.teacher),
                                     [Query(label=t, texts=(t,)) for t in texts], cfg.temperature)  # [N,len(texts)]
         with torch.no_grad():
             frames = [scene.at_frame(t)[0] for t in range(scene.num_frames)]  # T x [N,3]
@@ -297,13 +295,15 @@ class FeatureField4D:
 
 def input_camera(inputs: ScoreInput) -> dict:
     """The input camera of the run: the generator's labels.json 'camera' (the camera the reconstruction was fitted from)."""
+    from worldsim.scene import read_labels
+
     video = inputs.video
     if video is None or not video.labels:
         raise InputError("answerer 'field-4d' needs the input camera, from the generator's labels.json; this run's video has no labels")
     path = Path(inputs.run_dir) / video.labels
     if not path.is_file():
         raise InputError(f"answerer 'field-4d': labels file '{path}' does not exist")
-    labels = json.loads(path.read_text())
+    labels = read_labels(inputs.run_dir, video)
     if "camera" not in labels:
         raise InputError(f"answerer 'field-4d': '{path}' has no 'camera'; field-4d projects through the input camera")
     return labels["camera"]

@@ -15,7 +15,7 @@ import re
 from pydantic import Field, field_validator
 
 from worldsim.errors import ConfigError, MissingDependencyError, StageFailedError
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Answerer, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
 PLACEHOLDER_KEY = "not-needed"  # a local server usually ignores the key, but the client insists on one
@@ -55,8 +55,7 @@ def reply_text(content) -> str:
     return "".join(parts)
 
 
-class OpenAICompatibleAnswerer(Stage):
-    kind = "answerer"
+class OpenAICompatibleAnswerer(Answerer):
     name = "openai-compatible"
     description = "A multimodal chat model at an OpenAI-compatible endpoint (LangChain ChatOpenAI), N sampled frames per question"
     Config = OpenAICompatibleConfig
@@ -97,7 +96,7 @@ class OpenAICompatibleAnswerer(Stage):
         try:
             replies = model.batch(messages, config={"max_concurrency": cfg.max_concurrency})
         except Exception as exc:  # connection refused, HTTP errors, bad JSON: one line naming the endpoint
-            from plugins.langchain_parser.models import public_url
+            from worldsim.llm import public_url
 
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise StageFailedError(f"answerer '{self.name}': model '{cfg.model}' at {public_url(cfg.base_url)} failed: "

@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import Field
 
 from worldsim.errors import ConfigError, MissingDependencyError
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Answerer, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
 FAMILIES = {"qwen2_vl": "qwen", "qwen2_5_vl": "qwen", "idefics3": "idefics3", "smolvlm": "idefics3",
@@ -104,8 +104,7 @@ def _first_line(exc: BaseException) -> str:
     return lines[0][:200] if lines else ""
 
 
-class TransformersVLMAnswerer(Stage):
-    kind = "answerer"
+class TransformersVLMAnswerer(Answerer):
     name = "transformers-vlm"
     description = ("A transformers vision-language model (Qwen2-VL / Qwen2.5-VL, SmolVLM / Idefics3, LLaVA-OneVision, "
                    "InternVL) by id or path, N sampled frames, direct or chain-of-thought prompts")
@@ -151,8 +150,7 @@ class LoadedVLM:
             raise MissingDependencyError("transformers", "answerer 'transformers-vlm'") from None
         from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
-        from plugins.teachers.hf import resolve_device, torch_dtype
-        from plugins.teachers.text_encoder import quiet_loading
+        from worldsim.devices import quiet_loading, resolve_device, torch_dtype
 
         opts = {"local_files_only": cfg.local_files_only, "trust_remote_code": cfg.trust_remote_code}
         who = "answerer 'transformers-vlm'"

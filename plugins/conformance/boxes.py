@@ -11,7 +11,7 @@ when the source has them (the detector).
     color      worldsim.detect_color on the frames, the object's named colour
     field      the reconstruction's feature field: Gaussians with p("{color} {name}" | Gaussian) >=
                `field_threshold` against the other objects and background terms
-               (plugins.feature_field_editor.select), rendered from the input camera as masks
+               (worldsim.selection), rendered from the input camera as masks
     detector   an OWL-ViT-family open-vocabulary detector, query "a photo of a {color} {name}"
 
 Sources that see an object (colour, field, detector) rather than an instance: with one copy, the box
@@ -21,7 +21,6 @@ the top detections) are matched to that object's planned boxes frame by frame, g
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +106,9 @@ def _union_box(mask: np.ndarray, min_pixels: int) -> list[float] | None:
 def from_labels(inputs: ScoreInput, tracks: list[ObjectTrack]) -> Measured:
     if not inputs.video.labels:
         raise InputError(f"boxes 'labels': generator '{inputs.video.generator}' wrote no labels.json; use boxes: color, attention, field or detector")
-    labels = json.loads((Path(inputs.run_dir) / inputs.video.labels).read_text())
+    from worldsim.scene import read_labels
+
+    labels = read_labels(inputs.run_dir, inputs.video)
     by_key = {(o["object_index"], o["instance"]): o for o in labels.get("objects", [])}
     boxes = []
     for tr in tracks:
@@ -154,8 +155,10 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
                background_terms: list[str], fov_deg: float, min_pixels: int) -> Measured:
     import torch
 
-    from plugins.feature_field_editor.select import build_queries, query_probabilities, render_selection
-    from plugins.feature_gs.decoders import DecoderSet
+    from worldsim.decoders import DecoderSet
+    from worldsim.scene import default_camera, read_labels
+    from worldsim.selection import build_queries, query_probabilities, render_selection
+    from worldsim.text import text_encoder_for
     from worldsim.types import Camera, GaussianScene, SceneObject
 
     rec, run_dir = inputs.reconstruction, Path(inputs.run_dir)
@@ -168,20 +171,13 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
     teacher = next((t for t in rec.teachers if t in decoders), None) or "label-text"
     if teacher not in decoders:
         raise InputError(f"boxes 'field': no decoder for a text teacher in '{rec.decoders}'; decoders: {', '.join(decoders) or 'none'}")
-    labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else {}
+    labels = read_labels(run_dir, inputs.video) or {}
     if "camera" in labels:
         camera = Camera.model_validate(labels["camera"])
     else:
-        from plugins.feature_gs.stage import _default_camera
-
-        camera = _default_camera(inputs.video.width, inputs.video.height, fov_deg)
+        camera = default_camera(inputs.video.width, inputs.video.height, fov_deg)
     objects = [SceneObject(id=i + 1, name=o.name, color=o.color) for i, o in enumerate(inputs.plan.objects)]
-    if teacher == "label-text":
-        from plugins.teachers.text_encoder import embed_texts as encode
-    else:
-        from worldsim.registry import get_stage
-
-        encode = get_stage("teacher", teacher).encode_text
+    encode = text_encoder_for(teacher)
     decoder = decoders[teacher]
 
     def masks_of(o: int) -> np.ndarray:

@@ -16,15 +16,16 @@ closed loop) and records every attempt under `attempts`.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field, field_validator
 
-from worldsim.artifacts import atomic_write_json
+from worldsim.artifacts import atomic_write_json, json_safe
 from worldsim.errors import InputError
-from worldsim.registry import Stage, StageConfig
-from worldsim.types import ScoreInput
+from worldsim.stages import Scorer, StageConfig
+from worldsim.types import ScoreInput, ScoreResult
 
 BOX_MODES = ("auto", "labels", "color", "attention", "field", "detector")
 LOWER_BOUNDS = ("miou", "ap50", "direction_accuracy")
@@ -79,14 +80,13 @@ def resolve_source(mode: str, inputs: ScoreInput) -> str:
     return "attention" if inputs.video.attention else "color"
 
 
-class ConformanceScorer(Stage):
-    kind = "scorer"
+class ConformanceScorer(Scorer):
     name = "conformance"
     description = "Video vs command: per-instance boxes vs the plan (mIoU, AP50, centroid distance, direction) and optical-flow motion level vs the commanded speed"
     Config = ConformanceConfig
     metrics_key = "conformance"
 
-    def run(self, inputs: ScoreInput, out_dir: Path) -> dict:
+    def run(self, inputs: ScoreInput, out_dir: Path) -> ScoreResult:
         from plugins.conformance import boxes as sources
         from plugins.conformance.metrics import track_metrics
         from worldsim import motion
@@ -153,5 +153,6 @@ class ConformanceScorer(Stage):
             "floor": dict(cfg.floor), "missed": missed, "passed": not missed,
             "num_frames": T, "width": W, "height": H,
         }
-        atomic_write_json(Path(out_dir) / "conformance.json", json.loads(json.dumps(result)))
-        return result
+        path = atomic_write_json(Path(out_dir) / "conformance.json", json.loads(json.dumps(result)))
+        rel = Path(os.path.relpath(path.resolve(), Path(inputs.run_dir).resolve())).as_posix()
+        return ScoreResult(metrics=json_safe(result), passed=not missed, files=[rel])

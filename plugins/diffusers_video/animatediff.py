@@ -52,7 +52,7 @@ class AnimateDiffGenerator(DiffusersVideoGenerator):
         return pipe.unet
 
     def default_layers(self, denoiser, settings):
-        from plugins.diffusers_video.attention import attention_modules, is_cross
+        from worldsim.dmc.attention import attention_modules, is_cross
 
         keep = prefix_filter(UNET_DEFAULT_LAYERS)
         return [n for n, m in attention_modules(denoiser) if is_cross(m) and keep(n, m)]

@@ -30,11 +30,10 @@ from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import Field
 
+from worldsim.dmc.guidance import GuidanceSettings
 from worldsim.errors import ConfigError, InputError, MissingDependencyError
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Generator, StageConfig
 from worldsim.types import GeneratedVideo, Plan
-
-from plugins.diffusers_video.guidance import GuidanceSettings
 
 
 class DiffusersVideoConfig(StageConfig):
@@ -126,10 +125,9 @@ def plan_prompt(plan: Plan, override: str | None = None) -> tuple[str, list[str]
     return caption, phrases
 
 
-class DiffusersVideoGenerator(Stage):
+class DiffusersVideoGenerator(Generator):
     """Base stage; see the module docstring. Not registered itself."""
 
-    kind = "generator"
     Config = DiffusersVideoConfig
     pipeline_class: ClassVar[str]
     mode: ClassVar[str] = "cross"
@@ -195,7 +193,7 @@ class DiffusersVideoGenerator(Stage):
         return self._pipe
 
     def guided_layers(self, denoiser, settings: GuidanceSettings) -> list[str]:
-        from plugins.diffusers_video.attention import attention_modules, is_cross
+        from worldsim.dmc.attention import attention_modules, is_cross
 
         modules = attention_modules(denoiser)
         wanted = lambda m: is_cross(m) if self.mode == "cross" else True
@@ -215,8 +213,8 @@ class DiffusersVideoGenerator(Stage):
         import numpy as np
         import torch
 
-        from plugins.diffusers_video.attention import AttentionRecorder, install_recorders, phrase_token_indices
-        from plugins.diffusers_video.guidance import DMCGuide, box_masks
+        from worldsim.dmc.attention import AttentionRecorder, install_recorders, phrase_token_indices
+        from worldsim.dmc.guidance import DMCGuide, box_masks
         from worldsim.planning import plan_tracks
 
         cfg = self.config
@@ -293,7 +291,7 @@ class DiffusersVideoGenerator(Stage):
         import torch
         import torch.nn.functional as F
 
-        from plugins.diffusers_video.guidance import instance_maps
+        from worldsim.dmc.guidance import instance_maps
 
         if phrase_maps is None:
             raise RuntimeError("no attention maps were recorded during sampling")

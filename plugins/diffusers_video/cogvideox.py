@@ -37,7 +37,7 @@ class CogVideoXGenerator(DiffusersVideoGenerator):
         return pipe.transformer
 
     def default_layers(self, denoiser, settings):
-        from plugins.diffusers_video.attention import attention_modules
+        from worldsim.dmc.attention import attention_modules
 
         band = block_band(len(denoiser.transformer_blocks), settings.band)
         wanted = {f"transformer_blocks.{i}.attn1" for i in band}

@@ -26,24 +26,10 @@ import torch.nn.functional as F
 
 from worldsim.render.metrics import psnr, ssim
 from worldsim.render.scene import render_scene
+from worldsim.scene import orbit_target
 from worldsim.types import Camera, GaussianScene, TeacherMaps
 
 DEFAULT_YAWS: tuple[float, ...] = (-15.0, -10.0, -5.0, 5.0, 10.0, 15.0)
-
-
-def scene_target(camera: Camera, depth=None, distance: float | None = None) -> np.ndarray:
-    """The orbit centre, world [3]: the point on the camera's optical axis at the median valid depth
-    (finite, > 0) of `depth` ([H,W] or [T,H,W] camera-z depths, numpy or torch), or at `distance`."""
-    if depth is not None:
-        d = depth.detach().cpu().numpy() if isinstance(depth, torch.Tensor) else np.asarray(depth)
-        d = d[np.isfinite(d) & (d > 0)]
-        if d.size == 0:
-            raise ValueError("scene_target: the depth map has no finite positive depth; pass distance= instead")
-        distance = float(np.median(d))
-    if distance is None or not math.isfinite(distance) or distance <= 0:
-        raise ValueError(f"scene_target needs a depth map or a positive distance, got distance={distance!r}")
-    forward = np.asarray(camera.viewmat, dtype=np.float64)[2, :3]  # camera z axis in world coordinates
-    return camera.center() + distance * forward
 
 
 def novel_cameras(camera: Camera, target, yaws: Sequence[float] = DEFAULT_YAWS, pitch: float = 0.0) -> list[tuple[float, Camera]]:
@@ -89,7 +75,7 @@ def evaluate(
     yaws: Sequence[float] = DEFAULT_YAWS,
     pitch: float = 0.0,
     max_frames: int | None = None,
-    target=None,  # world [3] orbit centre; default: scene_target at the median depth of the GT render (first eval frame)
+    target=None,  # world [3] orbit centre; default: orbit_target at the median depth of the GT render (first eval frame)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0),
     backend: str = "auto",
 ) -> dict[str, Any]:
@@ -154,7 +140,7 @@ def evaluate(
     if gt_scene is not None:
         if target is None:
             ref = render(gt_scene, camera, idx[0])
-            target = scene_target(camera, torch.where(ref["alpha"] > 0.5, ref["depth"], 0.0))
+            target = orbit_target(camera, torch.where(ref["alpha"] > 0.5, ref["depth"], 0.0))
         target = np.asarray(target, dtype=np.float64)
         cams = novel_cameras(camera, target, yaws, pitch)
         by_yaw: dict[str, list[float]] = {yaw_key(y): [] for y, _ in cams}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pydantic import Field
 from plugins.feature_gs.config import TrainConfig
 from worldsim.errors import ConfigError
 from worldsim.artifacts import json_safe
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Reconstructor, StageConfig
 from worldsim.types import GeneratedVideo, Reconstruction
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,7 @@ class FeatureGSConfig(StageConfig):
     fov_deg: float = Field(50.0, gt=5, lt=150, description="assumed vertical field of view for videos without a camera")
 
 
-class FeatureGSReconstructor(Stage):
-    kind = "reconstructor"
+class FeatureGSReconstructor(Reconstructor):
     name = "feature-4dgs"
     description = "Dynamic 3D Gaussians (motion bases) with a latent feature field decoded to 2D teachers; our CPU rasterizer or gsplat"
     Config = FeatureGSConfig
@@ -44,18 +42,18 @@ class FeatureGSReconstructor(Stage):
         import torch
         from tqdm import tqdm
 
-        from plugins.feature_gs.evaluate import evaluate, scene_target
-        from plugins.feature_gs.export import export_reconstruction
+        from plugins.feature_gs.evaluate import evaluate
         from plugins.feature_gs.init import initialise
         from plugins.feature_gs.train import Targets, train
         from worldsim.registry import get_stage
+        from worldsim.scene import default_camera, export_scene, orbit_target
         from worldsim.types import Camera, GaussianScene
 
         cfg: FeatureGSConfig = self.config
         t_start = time.perf_counter()
         frames_u8, labels, arrays = _load_video(video, run_dir)
         T, H, W, _ = frames_u8.shape
-        camera = Camera.model_validate(labels["camera"]) if labels and "camera" in labels else _default_camera(W, H, cfg.fov_deg)
+        camera = Camera.model_validate(labels["camera"]) if labels and "camera" in labels else default_camera(W, H, cfg.fov_deg)
         has = lambda key: arrays is not None and key in arrays
 
         def teacher(name):
@@ -99,10 +97,10 @@ class FeatureGSReconstructor(Stage):
         gt_scene = GaussianScene.load(run_dir / video.scene) if video.scene else None
         # Orbit centre: on the optical axis at the objects' median depth (the whole view's when no masks).
         subject = depth * (masks > 0) if masks is not None and bool((masks > 0).any()) else depth
-        target = scene_target(camera, subject) if bool((subject > 0).any()) else scene_target(camera, distance=5.0)
+        target = orbit_target(camera, subject) if bool((subject > 0).any()) else orbit_target(camera, distance=5.0)
         metrics = evaluate(scene, decoders, camera, frames_u8, features, gt_scene, yaws=tuple(cfg.novel_yaws),
                            max_frames=cfg.eval_frames, target=target)
-        paths = export_reconstruction(scene, decoders, camera, out_dir, fps=video.fps, target=target)
+        paths = export_scene(scene, decoders, camera, out_dir, fps=video.fps, target=target)
         metrics.update(num_gaussians=stats["num_gaussians"], iterations=stats["iterations"], train_s=round(stats["train_s"], 3),
                        wall_s=round(time.perf_counter() - t_start, 3), depth_teacher=depth_name, mask_teacher=mask_name)
         rel = lambda p: f"{out_dir.name}/{p}" if p else None
@@ -119,19 +117,9 @@ def _load_video(video: GeneratedVideo, run_dir: Path):
     from safetensors.numpy import load_file
 
     from worldsim.io.video import read_mp4
+    from worldsim.scene import read_labels
 
-    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
+    labels = read_labels(run_dir, video)
     arrays = load_file(str(run_dir / video.arrays)) if video.arrays else None
     frames = arrays["frames"] if arrays is not None and "frames" in arrays else read_mp4(run_dir / video.video)[0]
     return frames, labels, arrays
-
-
-def _default_camera(width: int, height: int, fov_deg: float):
-    """A fixed pinhole camera at the world origin looking down +z (for videos with no camera)."""
-    import math
-
-    from worldsim.types import Camera
-
-    f = 0.5 * height / math.tan(math.radians(fov_deg) / 2)
-    eye = ((1.0, 0, 0, 0), (0, 1.0, 0, 0), (0, 0, 1.0, 0), (0, 0, 0, 1.0))
-    return Camera(width=width, height=height, viewmat=eye, K=((f, 0, width / 2), (0, f, height / 2), (0, 0, 1)))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from plugins.feature_gs.config import TrainConfig
-from plugins.feature_gs.decoders import DecoderSet, FeatureDecoder
 from plugins.feature_gs.model import DynamicGaussians
+from worldsim.decoders import DecoderSet, FeatureDecoder
 from worldsim.errors import WorldsimError
 from worldsim.render.metrics import ssim
 from worldsim.render.rasterize import rasterization

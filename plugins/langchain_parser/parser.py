@@ -15,18 +15,16 @@ retried here (the client has its own `max_retries`); it falls back the same way,
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from worldsim.commands import check_command
 from worldsim.errors import ParseError, StageFailedError
-from worldsim.registry import Stage, StageConfig
+from worldsim.llm import ChatModelConfig, build_chat_model, describe_model, public_url
+from worldsim.stages import Parser, StageConfig
 from worldsim.types.plan import Plan
 
-from plugins.rules_parser.grammar import check_command
-
-from .models import build_chat_model, describe_model, public_url
 from .prompt import retry_message, system_prompt
 from .schema import TOOL_NAME, CommandPlan, InvalidOutput, describe, short, to_plan
 
@@ -34,53 +32,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models import BaseChatModel
 
 
-
-class LangChainParserConfig(StageConfig):
+class LangChainParserConfig(StageConfig, ChatModelConfig):
     """Which chat model to ask, and what to do when its answers do not validate."""
 
-    provider: Literal["ollama", "openai"] | None = Field(
-        default=None, description="'ollama' for ChatOllama (native API), 'openai' for ChatOpenAI; default: from model / base_url")
-    base_url: str | None = Field(
-        default=None, description="an OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama /v1), or Ollama's URL with provider=ollama")
-    model: str | None = Field(
-        default=None, validate_default=True,
-        description="'provider:name' for init_chat_model ('openai:gpt-4o-mini', 'ollama:llama3.1'), or the model name served at base_url")
-    api_key_env: str | None = Field(default=None, description="name of the environment variable holding the API key")
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="sampling temperature (0: most repeatable)")
-    timeout_s: float = Field(default=30.0, gt=0.0, le=600.0, description="per-request timeout in seconds")
-    max_retries: int = Field(default=1, ge=0, le=3, description="re-asks after an invalid answer (also the client's retries on transient errors)")
     fallback: Literal["rules"] | None = Field(default="rules", description="parser to use after the retries fail; null: raise ParseError")
     max_chars: int = Field(default=500, ge=1, description="longest command accepted, in characters")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-            raise ValueError("must be an http(s):// URL, e.g. http://localhost:8000/v1")
-        return url
 
-    @field_validator("model")
-    @classmethod
-    def _model_for_endpoint(cls, model: str | None, info) -> str | None:
-        if model is not None and not model.strip():
-            model = None
-        if model is None and (info.data.get("base_url") or info.data.get("provider")):
-            where = f"base_url={info.data['base_url']!r}" if info.data.get("base_url") else f"provider={info.data['provider']!r}"
-            raise ValueError(f"{where} needs model, the name of the model to ask (e.g. 'llama3.1')")
-        return model
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, name: str | None) -> str | None:
-        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError("must be the name of an environment variable (e.g. OPENAI_API_KEY), not the key itself")
-        return name
-
-
-class LangChainParser(Stage):
+class LangChainParser(Parser):
     """A LangChain chat model fills the `CommandPlan` tool; the answer is validated into a `Plan`."""
 
-    kind = "parser"
     name = "langchain"
     description = "LLM command parser (any LangChain chat model with tool calling) -> validated Plan; falls back to rules."
     Config = LangChainParserConfig
@@ -163,9 +124,9 @@ class LangChainParser(Stage):
         return to_plan(parsed, text)
 
     def _fall_back(self, text: str, error: str) -> Plan:
-        from plugins.rules_parser import RulesParser
+        from worldsim.registry import get_stage
 
         try:
-            return RulesParser({"max_chars": self.config.max_chars}).run(text)
+            return get_stage("parser", "rules", {"max_chars": self.config.max_chars}).run(text)
         except ParseError as exc:
             raise ParseError(f"{exc} (the langchain model's answer was rejected too: {short(error, 120)})") from None

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from worldsim.artifacts import atomic_write_json
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Generator, StageConfig
 from worldsim.types import GeneratedVideo, Plan
 
 
@@ -24,8 +24,7 @@ class ProceduralConfig(StageConfig):
     backend: str = Field("auto", pattern="^(auto|torch|gsplat)$", description="rasterizer: gsplat on CUDA, ours on CPU")
 
 
-class ProceduralGenerator(Stage):
-    kind = "generator"
+class ProceduralGenerator(Generator):
     name = "procedural"
     description = "Procedural 4D Gaussian world that follows the planned boxes; exact labels, offline, CPU"
     Config = ProceduralConfig
@@ -34,10 +33,10 @@ class ProceduralGenerator(Stage):
         import torch
         from tqdm import tqdm
 
-        from plugins.procedural.world import build_world, to_scene
         from worldsim.io.ply import write_gaussian_ply
         from worldsim.io.video import write_mp4
         from worldsim.render.scene import render_scene
+        from worldsim.world.builder import build_world, to_scene
 
         cfg: ProceduralConfig = self.config
         out_dir = Path(out_dir)

@@ -16,9 +16,10 @@ import re
 
 from pydantic import Field
 
+from worldsim.commands import EXAMPLES, check_command, preview
 from worldsim.errors import ParseError
 from worldsim.objects import singular
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Parser, StageConfig
 from worldsim.types.plan import DIRECTIONS, EditSpec, MotionSpec, ObjectSpec, Plan
 
 from .lexicon import (
@@ -29,14 +30,8 @@ from .lexicon import (
 from .motion import read_motion, speed_of, spins, stays_still
 from .phrases import NounPhrase, accepted_colors, noun_phrases, required_color
 
-EXAMPLES = "a generate command like 'A red ball rolls from left to right' or an edit like 'make the ball blue'"
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[,;.!?:]")
 _LONGEST_REWRITE = max(len(k) for k in REWRITES)
-
-
-def preview(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def tokenize(text: str) -> list[str]:
@@ -98,18 +93,6 @@ def _strip_generate_prefix(toks: list[str]) -> tuple[list[str], bool]:
 
 def _no_object(text: str) -> ParseError:
     return ParseError(f"no object found in '{preview(text)}'; accepted: {EXAMPLES}")
-
-
-def check_command(text: object, max_chars: int = 500) -> str:
-    """The stripped command; ParseError (one line) for non-text, empty or over-long input. Shared by parsers."""
-    if not isinstance(text, str):
-        raise ParseError(f"command must be text, got {type(text).__name__}; accepted: {EXAMPLES}")
-    text = text.strip()
-    if not text:
-        raise ParseError(f"empty command ''; accepted: {EXAMPLES}")
-    if len(text) > max_chars:
-        raise ParseError(f"command '{preview(text)}' is {len(text)} characters long; the limit is max_chars={max_chars}")
-    return text
 
 
 def parse_command(text: str, max_chars: int = 500) -> Plan:
@@ -240,10 +223,9 @@ def _move(rest: list[str], text: str) -> Plan:
     )
 
 
-class RulesParser(Stage):
+class RulesParser(Parser):
     """Offline English grammar: objects, colours, counts, heading, speed, spin, scene words and edits."""
 
-    kind = "parser"
     name = "rules"
     description = "Deterministic offline grammar: English command -> Plan (objects, motion, edits); no ML."
 

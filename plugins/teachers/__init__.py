@@ -10,7 +10,7 @@
 | `transformers-clip` | feature (CLIP projection dim) | local weights of a transformers CLIPModel |
 | `transformers-sam` | mask (automatic, per frame) | local weights of a transformers SamModel |
 
-The interface is written down in `plugins/teachers/base.py`; `plugins/teachers/text_encoder.py` embeds texts
+The interface is written down in `plugins/teachers/base.py`; `worldsim/text.py` (core) embeds texts
 in the `label-text` space for editors and answerers.
 """
 

@@ -1,6 +1,6 @@
 """The teacher interface: 2D models (or exact labels) that supervise a 4D Gaussian feature-field reconstructor.
 
-A teacher is a `Stage` with `kind = "teacher"`. It is not a pipeline step: a reconstructor names the teachers
+A teacher subclasses `worldsim.stages.Teacher` (or `FeatureTeacher`). It is not a pipeline step: a reconstructor names the teachers
 it wants in its own config and calls them on the video it reconstructs.
 
     teacher = get_stage("teacher", "label-text", {"background": "background"})
@@ -28,33 +28,19 @@ teacher that works without it. Heavy imports (torch, transformers) happen inside
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
-
 import numpy as np
 
 from worldsim.errors import InputError
-from worldsim.registry import Stage
-from worldsim.types.teacher import TeacherMaps, TeacherTarget
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["Teacher", "FeatureTeacher", "TeacherMaps", "check_frames", "require_array", "require_labels"]
+__all__ = ["TeacherHelpers", "check_frames", "require_array", "require_labels"]
 
 
-class Teacher(Stage):
-    """Base class of every teacher. Subclasses set `name`, `description`, `target`, `Config` and implement `run`."""
+class TeacherHelpers:
+    """Input checks shared by the built-in teachers (mixed into subclasses of worldsim.stages.Teacher)."""
 
-    kind = "teacher"
-    target: ClassVar[TeacherTarget]
-    without_labels: ClassVar[str] = ""  # quoted teacher name(s) of the same target needing no labels, for errors
+    name: str
+    without_labels: str
 
-    def run(self, frames: np.ndarray, labels: dict | None = None,
-            arrays: dict[str, np.ndarray] | None = None) -> TeacherMaps:  # pragma: no cover - interface
-        """frames [T,H,W,3] uint8 (+ the generator's labels / arrays when available) -> TeacherMaps."""
-        raise NotImplementedError
-
-    # helpers for subclasses -------------------------------------------------------------------------
     def _frames(self, frames: np.ndarray) -> tuple[int, int, int]:
         return check_frames(frames, self.name)
 
@@ -63,17 +49,6 @@ class Teacher(Stage):
 
     def _labels(self, labels: dict | None, key: str, what: str):
         return require_labels(labels, key, self.name, what, self.without_labels)
-
-
-class FeatureTeacher(Teacher):
-    """A teacher of per-pixel features that can also embed text into the same space."""
-
-    target = "feature"
-    dim: ClassVar[int | None] = None  # feature width when known without loading a model
-
-    def encode_text(self, texts: list[str]) -> "torch.Tensor":  # pragma: no cover - interface
-        """texts (Q strings) -> [Q,D] float32 CPU tensor, L2-normalised, comparable with the pixel features."""
-        raise NotImplementedError
 
 
 def check_frames(frames, teacher: str) -> tuple[int, int, int]:

@@ -22,10 +22,10 @@ import math
 
 from pydantic import Field
 
-from worldsim.registry import StageConfig
+from worldsim.stages import StageConfig, Teacher
 from worldsim.types.teacher import TeacherMaps
 
-from .base import Teacher
+from .base import TeacherHelpers
 
 
 class PlaneDepthConfig(StageConfig):
@@ -50,7 +50,7 @@ def plane_depth(height: int, fov_deg: float, camera_height: float, horizon: floa
     return depth.float(), ground
 
 
-class PlaneDepth(Teacher):
+class PlaneDepth(TeacherHelpers, Teacher):
     name = "plane-depth"
     description = ("Crude depth prior: flat ground under a pinhole camera (assumed FOV, height, horizon row), far "
                    "above the horizon; for clips with no depth labels or weights")

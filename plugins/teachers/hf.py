@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from worldsim.devices import quiet_loading, resolve_device, torch_dtype
 from worldsim.errors import ConfigError
-from worldsim.registry import StageConfig
+from worldsim.stages import FeatureTeacher, StageConfig, Teacher
 from worldsim.types.teacher import TeacherMaps
 
-from .base import FeatureTeacher, Teacher
+from .base import TeacherHelpers
 
 if TYPE_CHECKING:
     import torch
@@ -43,20 +44,6 @@ class TransformersConfig(StageConfig):
 
 
 # ---------------------------------------------------------------------------------------------- loading helpers
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
-def torch_dtype(name: str) -> "torch.dtype":
-    import torch
-
-    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
@@ -64,8 +51,6 @@ def _first_line(exc: BaseException) -> str:
 
 def load_pretrained(teacher: str, what: str, model: str, local_files_only: bool, load):
     """Run `load()` (a from_pretrained call), turning a missing or unusable model into a one-line ConfigError."""
-    from .text_encoder import quiet_loading
-
     try:
         with quiet_loading():
             return load()
@@ -182,7 +167,7 @@ def _patch_size(config) -> int:
     return 14
 
 
-class TransformersDepth(Teacher):
+class TransformersDepth(TeacherHelpers, Teacher):
     name = "transformers-depth"
     description = ("Monocular depth from a transformers model (Depth Anything, DPT, ...); relative models only up to "
                    "scale; local weights")
@@ -265,7 +250,7 @@ def _load_clip(model: str, device: str, dtype: str, local_files_only: bool):
     return net.to(device).eval(), tokenizer, processor_dict(model, local_files_only)
 
 
-class TransformersClip(FeatureTeacher):
+class TransformersClip(TeacherHelpers, FeatureTeacher):
     name = "transformers-clip"
     description = ("Dense CLIP patch features (visual projection, L2-normalised, upsampled); text encoded in the same "
                    "space; local weights")
@@ -318,7 +303,7 @@ class TransformersClip(FeatureTeacher):
         import torch
         import torch.nn.functional as F
 
-        from .text_encoder import as_texts
+        from worldsim.text import as_texts
 
         cfg: TransformersClipConfig = self.config
         texts = as_texts(texts)

@@ -10,10 +10,10 @@ import numpy as np
 from pydantic import Field
 
 from worldsim.errors import InputError
-from worldsim.registry import StageConfig
+from worldsim.stages import FeatureTeacher, StageConfig, Teacher
 from worldsim.types.teacher import TeacherMaps
 
-from .base import FeatureTeacher, Teacher, require_labels
+from .base import TeacherHelpers, require_labels
 
 MASKS_WHAT = "the generator's instance masks [T,H,W], 0 = background"
 OBJECTS_WHAT = "the generator's labels.json objects [{id, name, color}]"
@@ -54,7 +54,7 @@ def _check_ids(masks: np.ndarray, texts: dict[int, str], teacher: str) -> None:
                          f"not list; known ids: {sorted(texts)}")
 
 
-class LabelText(FeatureTeacher):
+class LabelText(TeacherHelpers, FeatureTeacher):
     name = "label-text"
     description = ("MiniLM (384-d) embedding of each instance's label text ('red ball') at its exact mask pixels; "
                    "offline default")
@@ -65,7 +65,7 @@ class LabelText(FeatureTeacher):
     def run(self, frames, labels=None, arrays=None) -> TeacherMaps:
         import torch
 
-        from .text_encoder import embed_texts
+        from worldsim.text import embed_texts
 
         cfg: LabelTextConfig = self.config
         T, H, W = self._frames(frames)
@@ -82,7 +82,7 @@ class LabelText(FeatureTeacher):
         return TeacherMaps(name=self.name, target="feature", maps=maps, valid=valid)
 
     def encode_text(self, texts):
-        from .text_encoder import embed_texts
+        from worldsim.text import embed_texts
 
         return embed_texts(texts)
 
@@ -91,7 +91,7 @@ class LabelDepthConfig(StageConfig):
     pass
 
 
-class LabelDepth(Teacher):
+class LabelDepth(TeacherHelpers, Teacher):
     name = "label-depth"
     description = "The generator's exact expected depth along camera z (metres); valid where finite and > 0"
     target = "depth"
@@ -115,7 +115,7 @@ class LabelMasksConfig(StageConfig):
     background: str = Field("background", description="label of id 0")
 
 
-class LabelMasks(Teacher):
+class LabelMasks(TeacherHelpers, Teacher):
     name = "label-masks"
     description = "The generator's exact instance masks (id per pixel, 0 = background) with their label texts"
     target = "mask"

@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field
 
+from worldsim.devices import resolve_device, torch_dtype
+from worldsim.stages import Teacher
 from worldsim.types.teacher import TeacherMaps
 
-from .base import Teacher
+from .base import TeacherHelpers
 from .hf import (IMAGENET_MEAN, IMAGENET_STD, TransformersConfig, _load_lock, frames_to_tensor, load_pretrained,
-                 processor_dict, resolve_device, torch_dtype)
+                 processor_dict)
 
 if TYPE_CHECKING:
     import torch
@@ -88,7 +90,7 @@ def assign_ids(masks: "torch.Tensor", scores: "torch.Tensor", threshold: float, 
     return ids
 
 
-class TransformersSam(Teacher):
+class TransformersSam(TeacherHelpers, Teacher):
     name = "transformers-sam"
     description = ("Automatic instance masks from a Segment Anything model (point-grid prompts, greedy "
                    "non-overlapping ids, per frame: ids not tracked across frames); local weights")

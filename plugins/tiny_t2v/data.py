@@ -1,7 +1,7 @@
 """Training clips for tiny-t2v: procedural worlds with captions and measured motion-intensity levels.
 
 Each clip is one coloured object on a ground palette, rendered by the procedural generator's world
-(plugins.procedural.world) at a tiny size. The path is planned by worldsim.planning with a per-clip
+(worldsim.world.builder) at a tiny size. The path is planned by worldsim.planning with a per-clip
 planner: a random direction (the 8 moves or none), a random travel distance (so measured intensity levels
 span 1..10) and a jittered centre. Captions name count, colour, object and (mostly) the scene, and never
 the direction or speed: unguided direction is chance, so guided vs unguided measures the guidance.
@@ -64,10 +64,10 @@ def render_clip(spec: ClipSpec, num_frames: int, size: int) -> tuple[np.ndarray,
     """(frames uint8 [T,size,size,3], ground palette name)."""
     import torch
 
-    from plugins.procedural.world import build_world, to_scene
     from worldsim.planning import PlannerConfig
     from worldsim.render.scene import render_scene
     from worldsim.types import MotionSpec, ObjectSpec, Plan
+    from worldsim.world.builder import build_world, to_scene
 
     plan = Plan(mode="generate", text=caption(spec.color, spec.noun),
                 objects=(ObjectSpec(name=spec.noun, color=spec.color, count=1),),

@@ -2,7 +2,7 @@
 attention-map collection. Shared by the `tiny-t2v` generator and the Mojito-in-miniature benchmark.
 
 The denoiser's batch is [unconditional, conditional] (empty caption and level 0 / caption and level);
-guidance runs the conditional branch alone with gradients (plugins.diffusers_video.guidance.DMCGuide),
+guidance runs the conditional branch alone with gradients (worldsim.dmc.guidance.DMCGuide),
 and the recorded maps of the conditional branch become the per-instance attention artifact.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plugins.diffusers_video.guidance import GuidanceSettings
+from worldsim.dmc.guidance import GuidanceSettings
 
 DEFAULT_LAYERS = ["blocks.1.attn2"]
 CHECKPOINT = Path(__file__).parent / "checkpoint"
@@ -46,8 +46,8 @@ def generate_clip(model, prompt: str, phrases: list[str], phrase_boxes: list, le
 
     from diffusers import DDIMScheduler
 
-    from plugins.diffusers_video.attention import AttentionRecorder, install_recorders, is_cross
-    from plugins.diffusers_video.guidance import DMCGuide, sample
+    from worldsim.dmc.attention import AttentionRecorder, install_recorders, is_cross
+    from worldsim.dmc.guidance import DMCGuide, sample
     from plugins.tiny_t2v.text import phrase_tokens, token_states
     from plugins.tiny_t2v.train import scheduler_for, to_frames
 

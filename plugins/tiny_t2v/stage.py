@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from plugins.diffusers_video.guidance import GuidanceSettings
-from worldsim.registry import Stage, StageConfig
+from worldsim.dmc.guidance import GuidanceSettings
+from worldsim.stages import Generator, StageConfig
 from worldsim.types import GeneratedVideo, Plan
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
@@ -62,8 +62,7 @@ def plan_prompt(plan: Plan) -> tuple[str, list[str]]:
     return prompt, phrases
 
 
-class TinyT2VGenerator(Stage):
-    kind = "generator"
+class TinyT2VGenerator(Generator):
     name = "tiny-t2v"
     description = "Self-trained tiny text-to-video diffusion (32x32, 8 frames) with Mojito direction guidance and intensity; offline CPU"
     Config = TinyT2VGeneratorConfig
@@ -79,7 +78,7 @@ class TinyT2VGenerator(Stage):
         from worldsim.io.video import write_mp4
         from worldsim.planning import plan_tracks
 
-        from plugins.diffusers_video.guidance import instance_maps
+        from worldsim.dmc.guidance import instance_maps
 
         cfg: TinyT2VGeneratorConfig = self.config
         if plan.mode != "generate" or not plan.objects:

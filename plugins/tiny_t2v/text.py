@@ -1,6 +1,6 @@
 """Per-token MiniLM states for cross-attention, from the bundled all-MiniLM-L6-v2 (frozen).
 
-`plugins.teachers.text_encoder` exposes pooled sentence vectors; the same loaded encoder holds the
+`worldsim.text` exposes pooled sentence vectors; the same loaded encoder holds the
 tokenizer and BERT model, whose `last_hidden_state` gives one 384-d state per token. Captions are padded
 (or truncated) to `length` tokens with the tokenizer's [PAD] and encoded with the attention mask, as
 Stable Diffusion does with CLIP: the padded positions' states are part of the context the model learned
@@ -19,14 +19,14 @@ _cache: dict[tuple[str, int], torch.Tensor] = {}
 
 
 def tokenizer():
-    from plugins.teachers.text_encoder import get_text_encoder
+    from worldsim.text import get_text_encoder
 
     return get_text_encoder().tokenizer
 
 
 def token_states(texts: Sequence[str] | str, length: int) -> torch.Tensor:
     """texts -> [B,length,384] float32, frozen MiniLM hidden states (cached per text)."""
-    from plugins.teachers.text_encoder import as_texts, get_text_encoder
+    from worldsim.text import as_texts, get_text_encoder
 
     texts = as_texts(texts)
     missing = [t for t in dict.fromkeys(texts) if (t, length) not in _cache]
@@ -43,7 +43,7 @@ def token_states(texts: Sequence[str] | str, length: int) -> torch.Tensor:
 
 def phrase_tokens(prompt: str, phrase: str, length: int) -> list[int]:
     """Token positions of `phrase` in `prompt`; InputError when absent or past the `length` tokens the model sees."""
-    from plugins.diffusers_video.attention import phrase_token_indices
+    from worldsim.dmc.attention import phrase_token_indices
 
     indices = phrase_token_indices(tokenizer(), prompt, phrase)
     if max(indices) >= length:

@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 
 from worldsim.hookspecs import hookimpl
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Generator, StageConfig
 from worldsim.types import GeneratedVideo, Plan
 
 
@@ -14,8 +14,7 @@ class VideoFileConfig(StageConfig):
     max_frames: int = Field(64, ge=2, le=4096, description="keep at most this many frames from the start")
 
 
-class VideoFileGenerator(Stage):
-    kind = "generator"
+class VideoFileGenerator(Generator):
     name = "video-file"
     description = "An existing video file as the generated clip (no labels): for reconstructing and scoring real footage"
     Config = VideoFileConfig

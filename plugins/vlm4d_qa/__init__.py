@@ -1,5 +1,5 @@
-"""Built-in plugin: VLM4D-style question generation (`questions`), judging (`judge`) and the `vlm4d-qa`
-scorer (`stage`), which asks an answerer stage the questions and reports accuracy per category."""
+"""Built-in plugin: judging answers to VLM4D-style questions (`judge`) and the `vlm4d-qa` scorer (`stage`),
+which generates the questions (worldsim.qa.questions), asks an answerer stage and reports accuracy per category."""
 
 from worldsim.hookspecs import hookimpl
 

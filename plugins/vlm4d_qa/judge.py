@@ -170,7 +170,7 @@ def statements(choices: dict[str, str], question: str | None = None) -> dict[str
 
 def embedding_scores(text: str, choices: dict[str, str], question: str | None = None) -> dict[str, float]:
     """Cosine similarity of the answer to each choice's statement (bundled MiniLM)."""
-    from plugins.teachers.text_encoder import embed_texts
+    from worldsim.text import embed_texts
 
     said = statements(choices, question)
     letters = list(choices)
@@ -200,10 +200,9 @@ class LLMJudge:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "LLMJudge":
         """A chat model from the langchain parser's settings (model 'provider:name', or base_url + model, ...)."""
-        from plugins.langchain_parser.models import build_chat_model, describe_model
-        from plugins.langchain_parser.parser import LangChainParserConfig
+        from worldsim.llm import ChatModelConfig, build_chat_model, describe_model
 
-        cfg = LangChainParserConfig.model_validate(config)
+        cfg = ChatModelConfig.model_validate(config)
         return cls(build_chat_model(cfg), describe_model(cfg))
 
     def choose(self, item: QAItem, answer: str) -> tuple[str | None, bool]:

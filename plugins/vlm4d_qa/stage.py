@@ -17,17 +17,17 @@ and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from worldsim import registry
-from worldsim.artifacts import atomic_write_json, atomic_write_text, slugify
-from worldsim.errors import ConfigError, InputError, StageFailedError, UnknownStageError
-from worldsim.registry import Stage, StageConfig
-from worldsim.types import ScoreInput
+from worldsim.artifacts import atomic_write_json, atomic_write_text, json_safe, slugify
+from worldsim.errors import ConfigError, InputError, UnknownStageError
+from worldsim.stages import Scorer, StageConfig, call_stage
+from worldsim.types import ScoreInput, ScoreResult
 from worldsim.types.qa import PROMPT_MODES, QUESTION_TYPES
 
 QUESTIONS_FILE = "qa_questions.json"
@@ -85,45 +85,46 @@ def scene_id(plan, seed: int) -> str:
     return f"{slugify(plan.text or 'scene')}-s{seed}"
 
 
-class VLM4DQAScorer(Stage):
-    kind = "scorer"
+class VLM4DQAScorer(Scorer):
     name = "vlm4d-qa"
     description = "VLM4D-style spatiotemporal QA: exact questions from the labels, asked to an answerer, judged, accuracy per category"
     Config = VLM4DQAConfig
     metrics_key = "qa"
 
-    def run(self, inputs: ScoreInput, out_dir: Path) -> dict:
+    def run(self, inputs: ScoreInput, out_dir: Path) -> ScoreResult:
         from .judge import LLMJudge, accuracy, judge
-        from .questions import generate_questions, to_vlm4d
+        from worldsim.qa.questions import generate_questions, to_vlm4d
+        from worldsim.scene import read_labels
 
         cfg: VLM4DQAConfig = self.config
         if inputs.video is None:
             raise ConfigError("scorer 'vlm4d-qa' needs a generator before it in the config's stages")
         out_dir = Path(out_dir)
         run_dir = Path(inputs.run_dir)
-        labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else None
+        labels = read_labels(run_dir, inputs.video)
         items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
                                    scene_id=scene_id(inputs.plan, inputs.seed))
         items = [it for it in items if it.question_type in cfg.question_types]
         atomic_write_json(out_dir / QUESTIONS_FILE, [to_vlm4d(it) for it in items])
 
-        answerer = registry.get_stage("answerer", cfg.answerer, cfg.answerer_config)
+        info = registry.get_stage_info("answerer", cfg.answerer)
+        answerer = info.cls(cfg.answerer_config)
+        files = [_relative(out_dir / QUESTIONS_FILE, run_dir)]
         llm = LLMJudge.from_config(cfg.judge_model) if cfg.judge == "llm" else None
         records = []
         for mode in cfg.modes:
             for free_form in (False, True) if cfg.free_form else (False,):
                 try:
-                    raws = list(answerer.run(items, inputs, mode=mode, free_form=free_form)) if items else []
+                    raws = call_stage(answerer, items, inputs, mode=mode, free_form=free_form, plugin=info.plugin,
+                                      expected_len=len(items)) if items else []
                 except InputError as exc:  # the run lacks what the answerer needs; a bug still fails the run
                     if cfg.on_unanswerable == "error":
                         raise
-                    return {"skipped": str(exc), "questions": len(items), "answerer": cfg.answerer}
-                if len(raws) != len(items):
-                    raise StageFailedError(f"answerer '{cfg.answerer}' returned {len(raws)} answers for {len(items)} questions "
-                                           f"(mode {mode}, free_form {free_form})")
+                    return ScoreResult(metrics={"skipped": str(exc), "questions": len(items), "answerer": cfg.answerer},
+                                       files=files)
                 records += judge(items, raws, mode=mode, free_form=free_form, llm=llm, embedding_fallback=cfg.embedding_fallback)
         atomic_write_text(out_dir / ANSWERS_FILE, "".join(r.model_dump_json() + "\n" for r in records))
-        return {
+        return ScoreResult(metrics=json_safe({
             **accuracy(records),
             "questions": len(items),
             "answer_source": "labels" if labels else "plan",
@@ -131,4 +132,9 @@ class VLM4DQAScorer(Stage):
             "judge": "rules" if llm is None else f"llm:{llm.name}",
             "modes": cfg.modes,
             "free_form": cfg.free_form,
-        }
+        }), files=[*files, _relative(out_dir / ANSWERS_FILE, run_dir)])
+
+
+def _relative(path: Path, run_dir: Path) -> str:
+    """`path` relative to the run folder (as a scorer's result names its files)."""
+    return Path(os.path.relpath(path.resolve(), run_dir.resolve())).as_posix()

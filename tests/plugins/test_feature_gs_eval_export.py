@@ -8,13 +8,13 @@ import pytest
 import torch
 from safetensors.numpy import load_file as load_numpy
 
-from plugins.feature_gs.decoders import DecoderSet, FeatureDecoder
-from plugins.feature_gs.evaluate import evaluate, novel_cameras, scene_target
-from plugins.feature_gs.export import export_reconstruction, load_reconstruction
+from plugins.feature_gs.evaluate import evaluate, novel_cameras
+from worldsim.decoders import DecoderSet, FeatureDecoder
 from worldsim.io.ply import read_gaussian_ply, sh_dc_to_rgb
 from worldsim.io.video import read_mp4
 from worldsim.render.metrics import psnr
 from worldsim.render.scene import render_scene
+from worldsim.scene import export_scene, load_exported, orbit_target
 from worldsim.testing import tiny_clip
 from worldsim.types import Camera, GaussianScene, TeacherMaps
 
@@ -49,20 +49,20 @@ def perturbed(scene):
 
 def test_scene_target_is_on_the_optical_axis_at_the_median_depth(gt):
     _, _, camera, _, depth = gt
-    target = scene_target(camera, depth)
+    target = orbit_target(camera, depth)
     (xy,), (z,) = camera.project(target[None])
     assert np.allclose(xy, [0.5, 0.5], atol=1e-6)
     assert z == pytest.approx(float(np.median(depth[depth > 0])), rel=1e-6)
-    assert scene_target(camera, None, distance=2.0) == pytest.approx(camera.center() + 2.0 * np.asarray(camera.viewmat)[2, :3])
+    assert orbit_target(camera, None, distance=2.0) == pytest.approx(camera.center() + 2.0 * np.asarray(camera.viewmat)[2, :3])
     with pytest.raises(ValueError, match="distance"):
-        scene_target(camera, None)
+        orbit_target(camera, None)
     with pytest.raises(ValueError, match="no finite positive depth"):
-        scene_target(camera, np.zeros((4, 4)))
+        orbit_target(camera, np.zeros((4, 4)))
 
 
 def test_novel_cameras_orbit_the_target(gt):
     _, _, camera, _, depth = gt
-    target = scene_target(camera, depth)
+    target = orbit_target(camera, depth)
     cams = novel_cameras(camera, target)
     assert [y for y, _ in cams] == [-15, -10, -5, 5, 10, 15]
     radius = np.linalg.norm(camera.center() - target)
@@ -118,7 +118,7 @@ def test_feature_cosine_is_one_for_the_decoded_rendered_features(gt):
 def exported(gt, tmp_path_factory):
     scene, decoders, camera, _, _ = gt
     run = tmp_path_factory.mktemp("run")
-    paths = export_reconstruction(scene, decoders, camera, run / "reconstructor", fps=8)
+    paths = export_scene(scene, decoders, camera, run / "reconstructor", fps=8)
     return run, paths
 
 
@@ -136,7 +136,7 @@ def test_export_writes_every_artifact_and_loads_back(gt, exported):
     assert sorted(p.name for p in (rec / "point_clouds").iterdir()) == [f"frame_{t:04d}.ply" for t in range(T)]
     assert not [p for p in rec.rglob(".*")], "temporary files left behind"
 
-    loaded, dec = load_reconstruction(rec)
+    loaded, dec = load_exported(rec)
     for name in ("means", "sh", "basis_translations", "weights", "instance", "features"):
         assert torch.equal(getattr(loaded, name), getattr(scene, name))
     x = torch.randn(5, F_DIM)
@@ -201,5 +201,5 @@ def test_export_refuses_non_finite_values_and_writes_nothing(gt, tmp_path, where
         bad[3, 1] = float("nan")
         scene, match = replace(scene, **{where: bad}), f"scene.{where}"
     with pytest.raises(ValueError, match=match):
-        export_reconstruction(scene, decoders, camera, tmp_path / "reconstructor", fps=8)
+        export_scene(scene, decoders, camera, tmp_path / "reconstructor", fps=8)
     assert list(tmp_path.iterdir()) == []

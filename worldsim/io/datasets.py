@@ -153,7 +153,7 @@ def sharegpt_records(record: SceneRecord, captions: bool = True) -> list[dict]:
 
 
 def vlm4d_records(record: SceneRecord) -> list[dict]:
-    from plugins.vlm4d_qa.questions import to_vlm4d
+    from worldsim.qa.questions import to_vlm4d
 
     out = []
     for raw in record.questions:
@@ -360,7 +360,7 @@ def _check_dense(check: _Check, rel: str, n: int, row: dict, record: SceneRecord
 def validate_dataset(out_dir: str | Path) -> dict:
     """Check every record, file and hash of a batch folder; raises InputError naming the first bad file.
     Returns counts: scenes, files, conversations, questions, dense records, run artifacts."""
-    from worldsim.batch import enumerate_scenes
+    from worldsim.batch_scenes import enumerate_scenes
 
     root = Path(out_dir)
     check = _Check(root)

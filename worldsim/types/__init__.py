@@ -2,10 +2,8 @@
 
 from worldsim.types.plan import (
     DIRECTIONS,
-    EDIT_OPS,
     SPEEDS,
     Direction,
-    EditOp,
     EditSpec,
     Keypoint,
     Mode,
@@ -14,16 +12,18 @@ from worldsim.types.plan import (
     Plan,
     Speed,
 )
+from worldsim.types.edits import BUILTIN_OPS, EditParams, ExtractParams, MoveParams, RecolorParams, RemoveParams, ScaleParams
 from worldsim.types.trajectory import BoxTrack, ObjectTrack
 from worldsim.types.camera import Camera
 from worldsim.types.qa import LETTERS, PROMPT_MODES, QUESTION_TYPES, AnswerRecord, QAItem, QuestionType
 from worldsim.types.manifest import ArtifactRecord, RunManifest, StageRecord
-from worldsim.types.results import EditResult, EditSource, GeneratedVideo, Reconstruction, SceneObject, ScoreInput
+from worldsim.types.results import EditResult, EditSource, GeneratedVideo, ObjectRegistry, Reconstruction, ReplanResult, SceneObject, ScoreInput, ScoreResult
 from worldsim.types.teacher import TeacherMaps
 from worldsim.types.gaussians import GaussianScene
 
 __all__ = [
-    "DIRECTIONS", "EDIT_OPS", "SPEEDS", "Direction", "EditOp", "EditSpec", "Keypoint", "Mode",
+    "DIRECTIONS", "SPEEDS", "Direction", "EditSpec", "Keypoint", "Mode",
     "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "QAItem",
-    "QuestionType", "AnswerRecord", "LETTERS", "PROMPT_MODES", "QUESTION_TYPES", "ScoreInput", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject",
+    "QuestionType", "AnswerRecord", "LETTERS", "PROMPT_MODES", "QUESTION_TYPES", "ScoreInput", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject", "ReplanResult", "ScoreResult", "ObjectRegistry",
+    "BUILTIN_OPS", "EditParams", "ExtractParams", "MoveParams", "RecolorParams", "RemoveParams", "ScaleParams",
 ]

@@ -83,7 +83,7 @@ class BatchSpec(BaseModel):
                                      "must include parser and generator")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per stage kind, settings merged "
                                                 "into the preset's, e.g. {generator: {num_frames: 8}}")
-    questions: bool = Field(True, description="write VLM4D-style questions (plugins.vlm4d_qa) for each scene")
+    questions: bool = Field(True, description="write VLM4D-style questions (worldsim.qa.questions) for each scene")
     captions: bool = Field(True, description="also write one 'describe the motion' caption conversation per scene")
     splits: SplitSpec = Field(default_factory=SplitSpec, description="split ratios and held-out object categories")
     license: str = Field("CC-BY-4.0", min_length=1, description="licence of the generated content, stated in the card")

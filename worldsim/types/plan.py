@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 Mode = Literal["generate", "edit"]
 Direction = Literal["left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right", "none"]
 Speed = Literal["slow", "normal", "fast"]
-EditOp = Literal["recolor", "extract", "remove", "move"]
 
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 SPEEDS: tuple[str, ...] = get_args(Speed)
-EDIT_OPS: tuple[str, ...] = get_args(EditOp)
 
 # Unit image-space step per direction: x right, y down (DESIGN.md image convention).
 DIRECTION_VECTORS: dict[str, tuple[float, float]] = {
@@ -55,18 +53,42 @@ class MotionSpec(_Model):
 
 
 class EditSpec(_Model):
-    op: EditOp
-    target: str = Field(min_length=1, description="object noun the edit applies to, or 'it'")
-    color: str | None = None
-    direction: Direction | None = None
+    """An edit: the op's name, the object it applies to, and the op's parameters.
 
-    @model_validator(mode="after")
-    def _fields_match_op(self) -> "EditSpec":
-        if self.op == "recolor" and not self.color:
-            raise ValueError("a recolor edit needs a color")
-        if self.op == "move" and not self.direction:
-            raise ValueError("a move edit needs a direction")
-        return self
+    `op` is any op an installed editor declares (worldsim.edit_ops); `params` are checked against that
+    op's `EditParams` model by `worldsim.edit_ops.validate_edit`. The legacy keys `color` and `direction`
+    are accepted as parameters (`EditSpec(op="recolor", target="ball", color="blue")`).
+    """
+
+    op: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_-]*$", description="edit op name, e.g. recolor, scale")
+    target: str = Field(min_length=1, description="object noun the edit applies to, or 'it'")
+    params: dict[str, JsonValue] = Field(default_factory=dict, description="the op's parameters (its EditParams fields)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("color" in data or "direction" in data):
+            data = dict(data)
+            params = dict(data.get("params") or {})
+            for key in ("color", "direction"):
+                value = data.pop(key, None)
+                if value is not None:
+                    params.setdefault(key, value)
+            data["params"] = params
+        return data
+
+    @property
+    def color(self) -> str | None:
+        return self.params.get("color")  # type: ignore[return-value]
+
+    @property
+    def direction(self) -> str | None:
+        return self.params.get("direction")  # type: ignore[return-value]
+
+    def contract(self) -> dict:
+        """`worldsim parse --json`'s edit: {op, target, color, direction} as before, plus `params`."""
+        return {"op": self.op, "target": self.target, "color": self.color, "direction": self.direction,
+                "params": dict(self.params)}
 
 
 class Plan(_Model):
@@ -93,5 +115,5 @@ class Plan(_Model):
             "mode": self.mode,
             "objects": [o.model_dump() for o in self.objects],
             "motion": {"direction": self.motion.direction, "speed": self.motion.speed},
-            "edit": None if self.edit is None else self.edit.model_dump(),
+            "edit": None if self.edit is None else self.edit.contract(),
         }

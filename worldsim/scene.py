@@ -1,7 +1,23 @@
-"""Write a reconstructed feature Gaussian scene as files other tools open, and read it back.
+"""The public scene API: a run's feature Gaussian scene, read, checked, placed and exported.
 
-`export_reconstruction(scene, decoders, camera, out_dir, fps)` writes into `out_dir`, each file
-atomically (temporary sibling name, then rename):
+Conventions: a `GaussianScene` (worldsim.types.gaussians) holds N canonical Gaussians in gsplat
+conventions with T frames of SE(3) motion bases; latent features are [N,F] float. A `DecoderSet`
+(worldsim.decoders) maps a teacher name to an MLP [...,F] -> [...,D]. Cameras are
+worldsim.types.Camera (world-to-camera `viewmat`, pinhole `K`, camera z = viewing direction).
+Renders come from worldsim.render.scene.render_scene (rgb [H,W,3], alpha [H,W], depth [H,W],
+extra [H,W,C]).
+
+Run folders (paths in run.json `outputs` are relative to the run folder):
+
+    generate run   outputs.reconstruction.scene / .decoders (reconstruction/scene.safetensors, ...)
+    edit version   outputs.edit.scene (edit/scene.safetensors); decoders and labels are those of its
+                   root, the generate run named by outputs.edit_root (a sibling folder)
+
+`load_scene(run_dir)`, `load_decoders(run_dir)` and `read_labels(run_dir)` resolve those; `read_labels`
+returns the generator's labels.json as a dict (None when the generator wrote none).
+
+`export_scene(scene, decoders, camera, out_dir, fps)` writes into `out_dir`, each file atomically
+(temporary sibling name, then rename):
 
     scene.safetensors          the GaussianScene (canonical Gaussians, motion bases, weights, features)
     features.safetensors       features [N,F] float32 and instance [N] int64 alone, for tools (if any)
@@ -12,22 +28,30 @@ atomically (temporary sibling name, then rename):
     render_novel.mp4           an orbit: yaw sweeps yaws_for_orbit[0] -> [1] while time advances
 
 A scene or decoder with a NaN or Inf anywhere is refused with a ValueError before anything is
-written. `load_reconstruction(dir)` returns (scene, decoders).
+written (`check_finite`). `load_exported(dir)` returns (scene, decoders) from such a folder.
+
+`orbit_target` gives the centre novel views orbit about; `default_camera` the camera assumed for a
+video that comes without one. Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 
-from plugins.feature_gs.decoders import DecoderSet
-from worldsim.artifacts import atomic_path
+from worldsim.artifacts import RUN_FILE, atomic_path
+from worldsim.errors import InputError
 from worldsim.types import Camera, GaussianScene
+
+if TYPE_CHECKING:
+    import torch
+
+    from worldsim.decoders import DecoderSet
 
 SCENE_FILE = "scene.safetensors"
 FEATURES_FILE = "features.safetensors"
@@ -38,8 +62,100 @@ RENDER_INPUT = "render_input.mp4"
 RENDER_NOVEL = "render_novel.mp4"
 
 
-def check_finite(scene: GaussianScene, decoders: DecoderSet | None = None) -> None:
+# --- run folders ---------------------------------------------------------------------------------------
+
+
+def _outputs(run_dir: Path) -> dict:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        raise InputError(f"'{run_dir}' is not a run folder (no {RUN_FILE}); give a folder printed by `worldsim generate`")
+    return json.loads(path.read_text()).get("outputs", {})
+
+
+def _root(run_dir: Path, outputs: dict) -> tuple[Path, dict]:
+    """(folder, outputs) of the generate run a version derives from (itself for a generate run)."""
+    if "edit" in outputs:
+        root = run_dir.parent / outputs["edit_root"]
+        return root, _outputs(root)
+    return run_dir, outputs
+
+
+def _scene_paths(run_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """(scene file, decoders file) of a run folder or edit version."""
+    run_dir = Path(run_dir)
+    outputs = _outputs(run_dir)
+    root, root_outputs = _root(run_dir, outputs)
+    rec = root_outputs.get("reconstruction")
+    if rec is None:
+        raise InputError(f"run folder '{run_dir.name}' has no reconstruction; run it with a reconstructor (e.g. --config default)")
+    scene = run_dir / outputs["edit"]["scene"] if "edit" in outputs else run_dir / rec["scene"]
+    return scene, root / rec["decoders"]
+
+
+def load_scene(run_dir: str | os.PathLike) -> GaussianScene:
+    """The run's GaussianScene: reconstruction/scene.safetensors of a generate run, edit/scene.safetensors
+    of an edit version."""
+    return GaussianScene.load(_scene_paths(run_dir)[0])
+
+
+def load_decoders(run_dir: str | os.PathLike) -> "DecoderSet":
+    """The DecoderSet of the run's reconstruction (an edit version's root's)."""
+    from worldsim.decoders import DecoderSet
+
+    return DecoderSet.load(_scene_paths(run_dir)[1])
+
+
+def read_labels(run_dir: str | os.PathLike, video: Any = None) -> dict | None:
+    """The generator's labels.json as a dict, None when the generator wrote none.
+
+    video: the GeneratedVideo (or its dict) whose `labels` path is relative to `run_dir`; default: the
+    run's video from run.json (an edit version's root's)."""
+    run_dir = Path(run_dir)
+    if video is None:
+        root, outputs = _root(run_dir, _outputs(run_dir))
+        run_dir, video = root, outputs.get("video") or {}
+    labels = video.get("labels") if isinstance(video, dict) else video.labels
+    return json.loads((run_dir / labels).read_text()) if labels else None
+
+
+# --- cameras -------------------------------------------------------------------------------------------
+
+
+def default_camera(width: int, height: int, fov_deg: float) -> Camera:
+    """A fixed pinhole camera at the world origin looking down +z (for videos with no camera)."""
+    import math
+
+    f = 0.5 * height / math.tan(math.radians(fov_deg) / 2)
+    eye = ((1.0, 0, 0, 0), (0, 1.0, 0, 0), (0, 0, 1.0, 0), (0, 0, 0, 1.0))
+    return Camera(width=width, height=height, viewmat=eye, K=((f, 0, width / 2), (0, f, height / 2), (0, 0, 1)))
+
+
+def orbit_target(camera: Camera, depth=None, distance: float | None = None) -> np.ndarray:
+    """The orbit centre, world [3]: the point on the camera's optical axis at the median valid depth
+    (finite, > 0) of `depth` ([H,W] or [T,H,W] camera-z depths, numpy or torch), or at `distance`."""
+    import math
+
+    import torch
+
+    if depth is not None:
+        d = depth.detach().cpu().numpy() if isinstance(depth, torch.Tensor) else np.asarray(depth)
+        d = d[np.isfinite(d) & (d > 0)]
+        if d.size == 0:
+            raise ValueError("orbit_target: the depth map has no finite positive depth; pass distance= instead")
+        distance = float(np.median(d))
+    if distance is None or not math.isfinite(distance) or distance <= 0:
+        raise ValueError(f"orbit_target needs a depth map or a positive distance, got distance={distance!r}")
+    forward = np.asarray(camera.viewmat, dtype=np.float64)[2, :3]  # camera z axis in world coordinates
+    return camera.center() + distance * forward
+
+
+# --- checks and export ---------------------------------------------------------------------------------
+
+
+def check_finite(scene: GaussianScene, decoders: "DecoderSet | None" = None) -> None:
     """ValueError naming the first tensor (scene field or decoder parameter) with a NaN or Inf."""
+    import torch
+
     named = [(f"scene.{f.name}", getattr(scene, f.name)) for f in fields(scene)]
     if decoders is not None:
         named += [(f"decoders.{k}", v) for k, v in decoders.state_dict().items()]
@@ -54,7 +170,8 @@ def check_finite(scene: GaussianScene, decoders: DecoderSet | None = None) -> No
 def _default_target(scene: GaussianScene, camera: Camera, background) -> np.ndarray:
     """Orbit centre: the median rendered depth of frame 0 from the input camera (covered pixels),
     else the median camera depth of the Gaussian centres in front of it."""
-    from plugins.feature_gs.evaluate import scene_target
+    import torch
+
     from worldsim.render.scene import render_scene
 
     out = render_scene(scene, camera, 0, background=background)
@@ -62,17 +179,18 @@ def _default_target(scene: GaussianScene, camera: Camera, background) -> np.ndar
     if depth.numel() == 0:
         _, z = camera.project(scene.at_frame(0)[0].detach().cpu().numpy())
         depth = torch.as_tensor(z[z > 0])
-    return scene_target(camera, depth, None) if depth.numel() else scene_target(camera, None, distance=1.0)
+    return orbit_target(camera, depth, None) if depth.numel() else orbit_target(camera, None, distance=1.0)
 
 
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+def _to_uint8(rgb: "torch.Tensor") -> np.ndarray:
+    import torch
+
     return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
 
-@torch.no_grad()
-def export_reconstruction(
+def export_scene(
     scene: GaussianScene,
-    decoders: DecoderSet,
+    decoders: "DecoderSet",
     camera: Camera,
     out_dir: str | os.PathLike,
     fps: int,
@@ -86,7 +204,14 @@ def export_reconstruction(
     (default: out_dir itself, so paths read 'scene.safetensors', 'ply'; pass the run folder to get
     'reconstruction/scene.safetensors').
     Keys: scene, features (only when the scene has features), decoders, ply_dir, point_cloud_dir,
-    render_input, render_novel."""
+    render_input, render_novel. Runs under torch.no_grad()."""
+    import torch
+
+    with torch.no_grad():
+        return _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to)
+
+
+def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to) -> dict[str, str]:
     import open3d as o3d
 
     from worldsim.io.ply import sh_dc_to_rgb, write_gaussian_ply
@@ -153,8 +278,10 @@ def export_reconstruction(
     return paths
 
 
-def load_reconstruction(directory: str | os.PathLike) -> tuple[GaussianScene, DecoderSet]:
-    """(scene, decoders) from a folder written by `export_reconstruction`."""
+def load_exported(directory: str | os.PathLike) -> tuple[GaussianScene, "DecoderSet"]:
+    """(scene, decoders) from a folder written by `export_scene`."""
+    from worldsim.decoders import DecoderSet
+
     directory = Path(directory)
     for name in (SCENE_FILE, DECODERS_FILE):
         if not (directory / name).is_file():

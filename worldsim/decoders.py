@@ -1,7 +1,11 @@
 """Task decoders D^s: small MLPs from the F-dim latent feature to each teacher's feature space.
 
 They act on the last dimension, so the same head decodes rendered feature maps [...,H,W,F] and
-per-Gaussian features [N,F] (what language editing queries).
+per-Gaussian features [N,F] (what language editing queries). A `DecoderSet` maps a teacher name to its
+decoder; `save` / `load` write and read it as one safetensors file whose metadata key "decoders" holds
+{teacher: [latent_dim F, out_dim D, hidden]} (what a reconstructor writes as decoders.safetensors).
+
+This module imports torch at import time: import it inside the functions that need it.
 """
 
 from __future__ import annotations

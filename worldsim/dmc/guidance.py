@@ -188,7 +188,7 @@ def guide_latents(latents, forward_fn: Callable, recorder, phrase_boxes, grid: t
     """`settings.iterations` updates z <- z - sigma^2 eta grad E; returns (latents, energy before the first)."""
     import torch
 
-    from plugins.diffusers_video.attention import StopForward
+    from worldsim.dmc.attention import StopForward
 
     energy_before = None
     frames, height, width = grid
@@ -262,7 +262,7 @@ class DMCGuide:
         """DMC energy of `latents` at `t` (no update)."""
         import torch
 
-        from plugins.diffusers_video.attention import StopForward
+        from worldsim.dmc.attention import StopForward
 
         frames, height, width = self.grid
         self.recorder.stop_after = self.stop_after

@@ -1,5 +1,11 @@
 """Language selection of Gaussians: p(target | Gaussian) from decoded features, and the threshold search.
 
+The selection the feature-field editor uses, shared with answerers and scorers that find objects in
+a reconstructed feature field. Shapes: features [N,F] (N Gaussians), decoder [...,F] -> [...,D],
+text embeddings [Q,D], probabilities [N,G] (G queries, column 0 the target), selections [N] bool,
+rendered masks [T,H,W] bool. This module imports torch at import time: import it inside the
+functions that need it.
+
 For a target τ and competing queries (the other objects, then generic background terms), each
 Gaussian j gets
 

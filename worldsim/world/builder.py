@@ -3,6 +3,12 @@
 World frame: x right, y up, z towards the camera. The camera looks at the origin from +z. Objects move
 in the plane z = 0: each frame's planned box centre is cast as a camera ray onto that plane, so the
 projected object centre follows the plan exactly. The ground sits under the lowest object.
+
+`build_world(plan, seed, ...) -> World` (numpy arrays: Gaussians [N,...] with instance ids [N], 0 =
+background; per instance positions [T,3] and wxyz rotations [T,4]); `to_scene(world)` turns it into a
+GaussianScene (imports torch). `GROUND_PALETTES`, `SKY_BOTTOM` and `SKY_TOP` are the background's
+colours (worldsim.detect_color tells them apart from object colours). The `procedural` generator renders
+this world; tiny-t2v renders it for its training clips.
 """
 
 from __future__ import annotations
@@ -13,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugins.procedural.shapes import quat_from_z_to, surface_gaussians, surface_pattern
 from worldsim.colors import color_rgb
 from worldsim.objects import OBJECTS, object_kind
 from worldsim.planning import PlannerConfig, plan_tracks
 from worldsim.types import Camera, ObjectTrack, Plan
+from worldsim.world.shapes import quat_from_z_to, surface_gaussians, surface_pattern
 
 log = logging.getLogger(__name__)
 

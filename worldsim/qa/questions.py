@@ -8,7 +8,7 @@ Four categories (worldsim.types.qa.QUESTION_TYPES):
 
 Answers come from the MEASURED motion in labels.json (per-frame object centres, the spin axis seen from the
 camera) when labels are given, else from the plan (`target["answer_source"] == "plan"`). Objects whose
-measurement is ambiguous (see measure.py) get no question, so every stored answer is exact. Everything is
+measurement is ambiguous (see worldsim/qa/measure.py) get no question, so every stored answer is exact. Everything is
 deterministic for a seed: which distractors, which absent object, and the order of the four choices.
 """
 
@@ -21,10 +21,9 @@ from pathlib import Path
 from worldsim.colors import COLORS, canonical_color
 from worldsim.errors import InputError
 from worldsim.objects import OBJECTS, object_kind, plural_of
+from worldsim.qa.measure import AMBIGUOUS, displacement, measured_direction, rotation_sense
 from worldsim.types.plan import DIRECTIONS, Plan
 from worldsim.types.qa import LETTERS, QAItem
-
-from .measure import AMBIGUOUS, displacement, measured_direction, rotation_sense
 
 DIRECTION_TEXT: dict[str, str] = {
     "left": "moving left",

@@ -1,0 +1,325 @@
+"""Stage kinds: one base class each. The base classes ARE the contract between the core and a plugin.
+
+A plugin subclasses the base class of its kind, sets `name` (lower case, e.g. ``my-gen``), a one-line
+`description`, optionally a pydantic `Config` (a `StageConfig` subclass), and implements `run` with the
+kind's signature. Built-in stages use the same classes.
+
+| kind          | run(...)                                                          | returns |
+|---------------|-------------------------------------------------------------------|---------|
+| parser        | run(text: str)                                                    | Plan |
+| generator     | run(plan: Plan, seed: int, out_dir: Path)                         | GeneratedVideo |
+| reconstructor | run(video: GeneratedVideo, run_dir: Path, out_dir: Path, seed: int) | Reconstruction |
+| editor        | run(edit: EditSpec, source: EditSource, out_dir: Path)            | EditResult or ReplanResult |
+| scorer        | run(inputs: ScoreInput, out_dir: Path)                            | ScoreResult |
+| answerer      | run(items: list[QAItem], inputs: ScoreInput, mode: str = "direct", free_form: bool = False) | list[str], one per item |
+| teacher       | run(frames: np.ndarray, labels: dict or None = None, arrays: dict or None = None) | TeacherMaps |
+
+Paths in results are relative to the run folder, and every file a result names must exist inside it.
+`check_stage_class` runs when a plugin registers a class; `check_result` runs after every stage call
+(`call_stage`). Both raise `StageContractError` with one line naming the stage, its plugin and what is
+wrong. Heavy imports (torch, diffusers, ...) belong inside `run`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from worldsim.errors import ConfigError, StageContractError, StageFailedError, WorldsimError
+from worldsim.types import (
+    EditParams, EditResult, EditSource, EditSpec, GeneratedVideo, Plan, QAItem, Reconstruction, ReplanResult,
+    ScoreInput, ScoreResult,
+)
+from worldsim.types.results import FILE_MARK
+from worldsim.types.teacher import TeacherMaps, TeacherTarget
+
+if TYPE_CHECKING:
+    import numpy as np
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class StageConfig(BaseModel):
+    """Base for a stage's `Config`: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stage:
+    """Common base of every stage kind; plugins subclass one of the kind classes below, not this one."""
+
+    kind: ClassVar[str]
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Config: ClassVar[type[StageConfig]] = StageConfig
+    result_type: ClassVar[Any]  # the type run() returns (checked by check_result)
+
+    def __init__(self, config: StageConfig | dict | None = None):
+        self.config = self.make_config(config)
+
+    @classmethod
+    def make_config(cls, config: StageConfig | dict | None) -> StageConfig:
+        if isinstance(config, cls.Config):
+            return config
+        try:
+            return cls.Config.model_validate(config or {})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            fields = ", ".join(cls.Config.model_fields) or "none"
+            raise ConfigError(
+                f"{cls.kind} '{cls.name}' config: {where}={err.get('input')!r}: {err['msg']} (fields: {fields})"
+            ) from None
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Parser(Stage):
+    """Command text -> Plan. May set `last_provenance` (a JSON dict: model, attempts, fallback) for run.json."""
+
+    kind = "parser"
+    result_type = Plan
+    last_provenance: dict | None = None
+
+    def run(self, text: str) -> Plan:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Generator(Stage):
+    """Plan -> a video (and optionally exact labels) written into `out_dir` (the run folder's `generator/`)."""
+
+    kind = "generator"
+    result_type = GeneratedVideo
+
+    def run(self, plan: Plan, seed: int, out_dir: Path) -> GeneratedVideo:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Reconstructor(Stage):
+    """Video -> a dynamic Gaussian scene with a feature field, written into `out_dir` (`reconstruction/`)."""
+
+    kind = "reconstructor"
+    result_type = Reconstruction
+
+    def run(self, video: GeneratedVideo, run_dir: Path, out_dir: Path, seed: int) -> Reconstruction:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Editor(Stage):
+    """Scene + edit -> an edited scene (EditResult) or a new plan to regenerate (ReplanResult).
+
+    `ops` declares the edit ops the editor implements, each an `EditParams` subclass (op name, verbs,
+    parameter fields). `run` receives `edit.params` already validated against that model.
+    """
+
+    kind = "editor"
+    result_type = (EditResult, ReplanResult)
+    ops: ClassVar[tuple[type[EditParams], ...]] = ()
+
+    def run(self, edit: EditSpec, source: EditSource, out_dir: Path) -> EditResult | ReplanResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Scorer(Stage):
+    """Run outputs -> JSON figures (ScoreResult), stored in run.json under `metrics[metrics_key]` (default: name).
+
+    A Config with `max_attempts` (and `guidance_boost`) makes the scorer drive the closed loop: a result with
+    `passed=False` regenerates the run while attempts remain (worldsim.runner).
+    """
+
+    kind = "scorer"
+    result_type = ScoreResult
+    metrics_key: ClassVar[str | None] = None
+
+    def run(self, inputs: ScoreInput, out_dir: Path) -> ScoreResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Answerer(Stage):
+    """Multiple-choice (or free-form) questions about a run -> one raw answer text per question."""
+
+    kind = "answerer"
+    result_type = list
+
+    def run(self, items: list[QAItem], inputs: ScoreInput, mode: str = "direct",
+            free_form: bool = False) -> list[str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Teacher(Stage):
+    """Video frames (+ the generator's labels / arrays) -> dense per-pixel maps (TeacherMaps).
+
+    Not a pipeline step: a reconstructor names the teachers it wants in its own config.
+    """
+
+    kind = "teacher"
+    result_type = TeacherMaps
+    target: ClassVar[TeacherTarget]
+    without_labels: ClassVar[str] = ""  # quoted teacher name(s) of the same target needing no labels, for errors
+
+    def run(self, frames: "np.ndarray", labels: dict | None = None,
+            arrays: dict | None = None) -> TeacherMaps:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class FeatureTeacher(Teacher):
+    """A teacher of per-pixel features that can also embed text into the same space (`encode_text`)."""
+
+    target = "feature"
+    dim: ClassVar[int | None] = None  # feature width when known without loading a model
+
+    def encode_text(self, texts: list[str]):  # pragma: no cover - interface
+        """texts (Q strings) -> [Q,D] float32 CPU tensor, L2-normalised, comparable with the pixel features."""
+        raise NotImplementedError
+
+
+KIND_CLASSES: dict[str, type[Stage]] = {
+    cls.kind: cls for cls in (Parser, Generator, Reconstructor, Editor, Scorer, Answerer, Teacher)
+}
+
+
+def _result_name(expected: Any) -> str:
+    if isinstance(expected, tuple):
+        return " or ".join(t.__name__ for t in expected)
+    return "list[str]" if expected is list else expected.__name__
+
+
+def _required(sig: inspect.Signature) -> list[str]:
+    return [p.name for p in list(sig.parameters.values())[1:]
+            if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def check_stage_class(obj: Any, kind: str, plugin: str) -> type[Stage]:
+    """The class a plugin registered as a `kind` stage, checked; StageContractError (one line) otherwise."""
+    where = f"plugin '{plugin}'"
+    if not isinstance(obj, type):
+        raise StageContractError(f"{where} registered {type(obj).__name__!r} instance {obj!r:.60}, not a class; "
+                                 f"register the class itself: register({type(obj).__name__})")
+    label = f"{where} class {obj.__name__}"
+    base = KIND_CLASSES[kind]
+    if not issubclass(obj, base):
+        raise StageContractError(f"{label} is registered as a {kind} but does not subclass worldsim.stages.{base.__name__}")
+    name = obj.__dict__.get("name", getattr(obj, "name", None))
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        got = "no name" if name is None else f"name {name!r}"
+        raise StageContractError(f"{label} has {got}; set `name` to a lower-case identifier such as 'my-{kind}'")
+    description = getattr(obj, "description", None)
+    if not isinstance(description, str) or not description.strip():
+        raise StageContractError(f"{label} ({kind} '{name}') has no `description`; set a one-line string")
+    cfg = getattr(obj, "Config", None)
+    if not (isinstance(cfg, type) and issubclass(cfg, StageConfig)):
+        raise StageContractError(f"{label} ({kind} '{name}'): `Config` must subclass worldsim.stages.StageConfig")
+    want, have = inspect.signature(base.run), inspect.signature(obj.run)
+    wanted = [p for p in list(want.parameters)[1:]]
+    params = list(have.parameters.values())[1:]
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    has_var = any(p.kind == p.VAR_POSITIONAL for p in params)
+    extra_required = [n for n in _required(have) if n not in wanted]
+    if (names[:len(wanted)] != wanted and not has_var) or extra_required:
+        raise StageContractError(
+            f"{label} ({kind} '{name}'): run{have} does not match the {kind} signature run{want}"
+            .replace("self, ", "").replace("(self)", "()"))
+    if kind == "editor":
+        ops = getattr(obj, "ops", ())
+        if not ops or not all(isinstance(op, type) and issubclass(op, EditParams) and isinstance(getattr(op, "op", None), str)
+                              for op in ops):
+            raise StageContractError(f"{label} (editor '{name}'): `ops` must list the EditParams subclasses (each with "
+                                     f"an `op` name) of the edit ops it implements")
+    return obj
+
+
+def _json_problem(value: Any, where: str) -> str | None:
+    """Where `value` stops being JSON (dicts with str keys, lists, str, int, float, bool, None), or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"{where} has a {type(k).__name__} key {k!r}"
+            problem = _json_problem(v, f"{where}.{k}")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            problem = _json_problem(v, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    return f"{where} is {type(value).__module__.split('.')[0]}.{type(value).__name__}, not JSON"
+
+
+def _paths(result: BaseModel) -> list[tuple[str, str, str]]:
+    """(field, kind 'file'|'dir', relative path) of every path field of a result that is set."""
+    out = []
+    for field, info in type(result).model_fields.items():
+        mark = (info.json_schema_extra or {}).get(FILE_MARK) if isinstance(info.json_schema_extra, dict) else None
+        value = getattr(result, field)
+        if mark is None or value is None:
+            continue
+        if isinstance(value, dict):
+            out += [(f"{field}.{k}", mark, v) for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            out += [(f"{field}[{i}]", mark, v) for i, v in enumerate(value)]
+        else:
+            out.append((field, mark, value))
+    return out
+
+
+def label(stage: Stage | type[Stage], plugin: str | None = None) -> str:
+    """`generator 'x' (plugin 'y')`: how errors name a stage."""
+    return f"{stage.kind} '{stage.name}'" + (f" (plugin '{plugin}')" if plugin else "")
+
+
+def check_result(stage: Stage, result: Any, run_dir: str | Path | None = None, plugin: str | None = None,
+                 expected_len: int | None = None) -> Any:
+    """`result` if it honours the stage kind's contract, else StageContractError (one line):
+    its type, every file it names (inside `run_dir`), JSON metrics, and for answerers one str per question."""
+    who = label(stage, plugin)
+    expected = type(stage).result_type
+    if not isinstance(result, expected):
+        raise StageContractError(f"{who} returned {type(result).__name__}; expected {_result_name(expected)}")
+    if isinstance(result, list):
+        bad = next((i for i, a in enumerate(result) if not isinstance(a, str)), None)
+        if bad is not None:
+            raise StageContractError(f"{who} returned answer {bad} as {type(result[bad]).__name__}; expected str")
+        if expected_len is not None and len(result) != expected_len:
+            raise StageContractError(f"{who} returned {len(result)} answers for {expected_len} questions")
+        return result
+    if isinstance(result, TeacherMaps):
+        return result
+    if not isinstance(result, BaseModel):
+        return result
+    for field in ("metrics",):
+        if field in type(result).model_fields:
+            problem = _json_problem(getattr(result, field), field)
+            if problem:
+                raise StageContractError(f"{who} returned {problem}")
+    if run_dir is not None:
+        root = Path(run_dir).resolve()
+        for field, mark, rel in _paths(result):
+            path = (root / rel).resolve()
+            if not path.is_relative_to(root):
+                raise StageContractError(f"{who} returned {field}='{rel}', outside the run folder; paths are relative to it")
+            ok = path.is_dir() if mark == "dir" else path.is_file()
+            if not ok:
+                raise StageContractError(f"{who} returned {field}='{rel}', but no such {'folder' if mark == 'dir' else 'file'} "
+                                         f"was written in the run folder")
+    return result
+
+
+def call_stage(stage: Stage, *args: Any, run_dir: str | Path | None = None, plugin: str | None = None,
+               expected_len: int | None = None, **kwargs: Any) -> Any:
+    """`stage.run(*args, **kwargs)` with its result checked; any non-worldsim error is named after the stage."""
+    try:
+        result = stage.run(*args, **kwargs)
+    except WorldsimError:
+        raise
+    except Exception as exc:  # a bug or a transient failure inside a stage: name the stage
+        raise StageFailedError(f"{label(stage, plugin)} failed: {type(exc).__name__}: {exc}") from exc
+    return check_result(stage, result, run_dir, plugin, expected_len)

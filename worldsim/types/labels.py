@@ -1,0 +1,57 @@
+"""`labels.json`: a generator's exact per-frame labels, the contract between a generator and every later reader.
+
+Coordinates: world x right, y up, z towards the camera (metres); image boxes and centres normalised
+xyxy / xy with the origin top-left and y down. Per-pixel arrays live beside it in `labels.safetensors`
+(`masks` [T,H,W] uint8: 0 background, k = the object with id k; `depth` [T,H,W] float32 along camera z).
+Generators may add keys of their own (kept on read and write); the fields below are the contract.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worldsim.types.camera import Camera
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class LabelFrame(_Open):
+    t: int = Field(ge=0, description="frame index")
+    box: list[float] | None = Field(description="measured xyxy box of the visible pixels; None when not visible")
+    center: list[float] | None = Field(description="mean xy of the visible pixels; None when not visible")
+    pixels: int = Field(ge=0, description="visible pixels")
+    planned_box: list[float] | None = Field(default=None, description="the planned xyxy box")
+    position: list[float] | None = Field(default=None, description="world position of the object centre")
+    rotation: list[float] | None = Field(default=None, description="world orientation, wxyz")
+
+
+class LabelObject(_Open):
+    id: int = Field(ge=1, description="instance id in the masks")
+    name: str
+    color: str | None = None
+    shape: str | None = None
+    object_index: int | None = Field(default=None, description="index of the plan object this instance comes from")
+    instance: int | None = Field(default=None, description="index of the instance within that plan object")
+    keypoints: list[dict] = Field(default_factory=list, description="planned trajectory keypoints {x, y, t}")
+    spin_axis: list[float] | None = Field(default=None, description="world spin axis (unit vector)")
+    angular_speed_rad_per_frame: float | None = None
+    frames: list[LabelFrame]
+
+
+class Labels(_Open):
+    generator: str
+    seed: int
+    config: dict = Field(default_factory=dict, description="the generator's resolved Config")
+    plan: dict = Field(description="the Plan the clip was made from (model_dump)")
+    fps: int = Field(gt=0)
+    num_frames: int = Field(gt=0)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    camera: Camera | None = Field(default=None, description="the input camera (editors and field answerers need it)")
+    coordinates: str | None = None
+    ground_y: float | None = Field(default=None, description="world height of the ground plane")
+    ground_palette: str | None = None
+    masks: str | None = Field(default=None, description="where the masks are and what their values mean")
+    objects: list[LabelObject] = Field(default_factory=list)
