@@ -63,7 +63,7 @@ def in_box(maps, plan, num_frames):
     """(mean in-box mass, energy mean_i (1 - mass_i)^2) over instances and frames; maps [K, T, h, w]."""
     import torch
 
-    from plugins.diffusers_video.guidance import box_masks
+    from worldsim.dmc.guidance import box_masks
     from worldsim.planning import plan_tracks
 
     mass = torch.stack([(maps[i] * box_masks(torch.tensor(tr.track.boxes), *maps.shape[2:])).flatten(1).sum(-1)

@@ -19,9 +19,9 @@ import tempfile
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from worldsim import runner
+from worldsim import pipeline
 t_import = time.perf_counter() - t0
-run = runner.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4])
+run = pipeline.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4])
 total = time.perf_counter() - t0
 manifest = json.loads((run / "run.json").read_text())
 print(json.dumps({"total_s": total, "import_s": t_import,

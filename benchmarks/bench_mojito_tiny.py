@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     import torch
     import yaml
 
-    from plugins.diffusers_video.guidance import GuidanceSettings
+    from worldsim.dmc.guidance import GuidanceSettings
     from plugins.tiny_t2v.data import COLORS, NOUNS
     from plugins.tiny_t2v.mim import plan_level
     from plugins.tiny_t2v.sampling import CHECKPOINT, generate_clip, load_model

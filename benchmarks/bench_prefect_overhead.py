@@ -1,7 +1,7 @@
 """What Prefect adds to one default generation: direct `runner.run_pipeline` vs the deployment round trip.
 
 Measures the same generation (prompt, config, seed) three ways:
-  direct, in-process     `worldsim.runner.run_pipeline(...)` in this process after one warm-up call
+  direct, in-process     `worldsim.pipeline.run_pipeline(...)` in this process after one warm-up call
   direct, fresh process  the same call in a new Python process, imports included (what each flow
                          run of a served deployment pays too, since the runner starts a process per run)
   deployment round trip  `prefect.deployments.run_deployment("worldsim/generate-4d", ...)` against a
@@ -31,8 +31,8 @@ TARGET_OVERHEAD_S = 10.0
 CHILD = r"""
 import sys, time
 t0 = time.perf_counter()
-from worldsim import runner
-runner.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4])
+from worldsim import pipeline, runner
+pipeline.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4])
 print(time.perf_counter() - t0)
 """
 
@@ -102,16 +102,16 @@ def main() -> int:
         ws_serve.wait_for_deployment(timeout=180, polled_since=started)
         print(f"worldsim serve: deployment {ws_serve.DEPLOYMENT} polled {time.time() - started:.1f} s after start (log {serve_log})")
 
-        from worldsim import runner
+        from worldsim import pipeline, runner
 
         direct_dir = work / "direct"
         t0 = time.perf_counter()
-        runner.run_pipeline(args.prompt, config=args.config, seed=args.seed, output_dir=direct_dir / "warmup")
+        pipeline.run_pipeline(args.prompt, config=args.config, seed=args.seed, output_dir=direct_dir / "warmup")
         warmup_s = time.perf_counter() - t0
         direct, direct_rest = [], []
         for i in range(args.repeats):
             t0 = time.perf_counter()
-            run = runner.run_pipeline(args.prompt, config=args.config, seed=args.seed, output_dir=direct_dir / f"r{i}")
+            run = pipeline.run_pipeline(args.prompt, config=args.config, seed=args.seed, output_dir=direct_dir / f"r{i}")
             direct.append(time.perf_counter() - t0)
             direct_rest.append(direct[-1] - stage_seconds(run))
         fresh = []

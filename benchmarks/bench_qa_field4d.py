@@ -4,7 +4,7 @@
 For each of --scenes scenes, drawn from a seeded list (one or two object groups: nouns, named colours,
 1-3 copies, a direction among the 8 and 'none', a speed, spin on about one scene in five), the script builds
 the plan, generates and reconstructs the clip (procedural + feature-4dgs with the short settings below),
-asks the questions plugins.vlm4d_qa.questions.generate_questions makes from the generator's labels, answers
+asks the questions worldsim.qa.questions.generate_questions makes from the generator's labels, answers
 them with field-4d from the reconstruction (scene Gaussians, features, decoders, input camera) and judges
 the answers with plugins.vlm4d_qa.judge (letter extraction). It prints date, machine, seeds, configuration,
 one line per scene, and the accuracy per category. A scene that fails counts its questions as wrong.
@@ -82,7 +82,7 @@ def existing_run(root: Path, plan, seed: int, config: dict) -> Path | None:
 
 def run_scene(scene: dict, cfg, answerer, root: Path, reuse: bool = False) -> tuple[dict, list]:
     from plugins.vlm4d_qa.judge import judge
-    from plugins.vlm4d_qa.questions import generate_questions
+    from worldsim.qa.questions import generate_questions
     from worldsim.runner import run_pipeline
 
     plan = plan_of(scene)
@@ -157,7 +157,7 @@ def main() -> int:
     print(f"seeds:   scene list seed {args.seed}; scene i generated with seed {args.seed}+i")
     print(f"config:  {args.config} {' '.join('--set ' + o for o in overrides)}")
     print(f"  answerer field-4d: {json.dumps(answerer.config.model_dump(), sort_keys=True)}")
-    print(f"scenes:  {len(scenes)}; questions from plugins.vlm4d_qa.questions (measured label motion), judged by letter\n")
+    print(f"scenes:  {len(scenes)}; questions from worldsim.qa.questions (measured label motion), judged by letter\n")
 
     tmp = None
     root = Path(args.out) if args.out else Path(tmp := tempfile.mkdtemp(prefix="bench-qa-"))

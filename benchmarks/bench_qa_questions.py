@@ -1,4 +1,4 @@
-"""Exactness of the VLM4D questions (plugins.vlm4d_qa.questions) and robustness of the judge (plugins.vlm4d_qa.judge)
+"""Exactness of the VLM4D questions (worldsim.qa.questions) and robustness of the judge (plugins.vlm4d_qa.judge)
 over procedural scenes.
 
 For each of --scenes seeded scenes (one or two object groups, named colours or none, 1-3 copies, a direction
@@ -95,7 +95,7 @@ def projected_tracks(scene_path: Path, camera, ids: list[int]):
 
 
 def gaussian_heading(track) -> str:
-    from plugins.vlm4d_qa.measure import direction_of
+    from worldsim.qa.measure import direction_of
 
     a, b = track[0].mean(0), track[-1].mean(0)
     return direction_of(float(b[0] - a[0]), float(b[1] - a[1]))
@@ -141,7 +141,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from plugins.procedural.stage import ProceduralGenerator
     from plugins.vlm4d_qa.judge import judge_one, rank_by_embedding
-    from plugins.vlm4d_qa.questions import generate_questions
+    from worldsim.qa.questions import generate_questions
     from worldsim.types import Camera
 
     cfg = {"num_frames": args.frames, "width": args.size, "height": args.size, "gaussians_per_object": 300, "write_ply": False}

@@ -39,8 +39,8 @@ TARGETS = [  # (metric, comparison, bound, unit)
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from worldsim import runner
-run = runner.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4],
+from worldsim import pipeline
+run = pipeline.run_pipeline(sys.argv[1], config=sys.argv[2], seed=int(sys.argv[3]), output_dir=sys.argv[4],
                           overrides=json.loads(sys.argv[5]))
 print(json.dumps({"run_dir": str(run), "total_s": time.perf_counter() - t0,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -1,6 +1,6 @@
 """The `worldsim` flow (deployment `worldsim/generate-4d`): one Prefect task per configured stage.
 
-The flow calls `worldsim.pipeline.run_pipeline`, the same function as `worldsim generate` and plain
+The flow calls `worldsim.pipeline.run`, the same function as `worldsim generate` and plain
 Python, passing Prefect tasks as the stage and edit wrappers: each stage is a task (`generator:procedural`,
 `generator:procedural (attempt 2)` for a closed-loop regeneration), each edit a task (`edit-1`). Stage
 outputs are files in the run folder, so Prefect persists no results and caches nothing
@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from worldsim import artifacts, runner
 from worldsim.config import StepConfig
 from worldsim.errors import StageFailedError, WorldsimError
-from worldsim.pipeline import run_pipeline
+from worldsim.pipeline import run
 
 STAGE_RETRIES = 2
 STAGE_RETRY_DELAY_S = 1.0
@@ -144,7 +144,7 @@ def generate_4d(
         logger.info("edit %d (%s): %s", i, text, folder)
         return folder
 
-    result = run_pipeline(prompt, edits or [], config, seed, output_dir, overrides or [], parser=parser, editor=editor,
+    result = run(prompt, edits or [], config, seed, output_dir, overrides or [], parser=parser, editor=editor,
                           run_one=run_one, apply_one=apply_one, on_start=on_start)
     state, folder = result.state, result.run_dir.resolve()
     try:

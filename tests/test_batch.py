@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from worldsim import batch
+from worldsim import batch, batch_scenes
 from worldsim.errors import ConfigError, InputError
 from worldsim.io import datasets
 from worldsim.testing import tiny_batch_spec
@@ -94,31 +94,31 @@ def test_overrides_are_validated():
 
 def test_enumeration_is_deterministic_and_ids_are_stable():
     spec = batch.load_spec(tiny_batch_spec(num_scenes=20))
-    a, b = batch.enumerate_scenes(spec), batch.enumerate_scenes(spec)
+    a, b = batch_scenes.enumerate_scenes(spec), batch_scenes.enumerate_scenes(spec)
     assert a == b
     assert len({s.id for s in a}) == 20 and [s.index for s in a] == list(range(20))
     # execution settings do not change the scenes; the seed does
-    assert batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=20), runner="threads", workers=4)) == a
-    other = batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=20, seed=4)))
+    assert batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=20), runner="threads", workers=4)) == a
+    other = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=20, seed=4)))
     assert [s.id for s in other] != [s.id for s in a]
 
 
 def test_grid_is_sampled_without_repeats_then_cycled():
     spec = batch.load_spec(tiny_batch_spec(num_scenes=1))
-    grid = batch.parameter_grid(spec)
+    grid = batch_scenes.parameter_grid(spec)
     # 2 objects x 2 colours x 2 counts x (2 moving directions x 2 speeds + 'none' at normal speed)
     assert len(grid) == 2 * 2 * 2 * (2 * 2 + 1) and len(set(grid)) == len(grid)
     params = lambda s: (s.object, s.color, s.count, s.direction, s.speed)
-    full = batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=len(grid))))
+    full = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=len(grid))))
     assert sorted(map(params, full)) == sorted(grid)
-    more = batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=len(grid) + 7)))
+    more = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=len(grid) + 7)))
     assert Counter(map(params, more)).most_common(1)[0][1] == 2
     assert len({s.seed for s in more}) == len(more)
 
 
 def test_splits_have_exact_ratios_and_hold_out_whole_categories():
     spec = batch.load_spec(tiny_batch_spec(num_scenes=40, splits={"train": 0.5, "val": 0.25, "test": 0.25, "holdout_objects": ["car"]}))
-    scenes = batch.enumerate_scenes(spec)
+    scenes = batch_scenes.enumerate_scenes(spec)
     cars = [s for s in scenes if s.object == "car"]
     balls = [s for s in scenes if s.object == "ball"]
     assert cars and all(s.split == "test" for s in cars)
@@ -132,18 +132,18 @@ def test_every_prompt_of_the_example_grid_parses_back_to_its_parameters():
 
     parser = RulesParser(RulesParser.make_config({}))
     spec = batch.load_spec(EXAMPLE)
-    grid = batch.parameter_grid(spec)
+    grid = batch_scenes.parameter_grid(spec)
     for obj, color, count, direction, speed in grid:
-        text = batch.build_prompt(obj, color, count, direction, speed)
+        text = batch_scenes.build_prompt(obj, color, count, direction, speed)
         got = parser.run(text).contract()
         assert got["objects"] == [{"name": obj, "color": color, "count": count}], text
         assert got["motion"] == {"direction": direction, "speed": speed}, text
 
 
 def test_prompts_read_naturally():
-    assert batch.build_prompt("car", "blue", 2, "left", "slow") == "Two blue cars move slowly from right to left"
-    assert batch.build_prompt("ball", "orange", 1, "up-right", "normal") == "An orange ball moves up and to the right"
-    assert batch.build_prompt("fish", "red", 3, "none", "normal") == "Three red fish stay still"
+    assert batch_scenes.build_prompt("car", "blue", 2, "left", "slow") == "Two blue cars move slowly from right to left"
+    assert batch_scenes.build_prompt("ball", "orange", 1, "up-right", "normal") == "An orange ball moves up and to the right"
+    assert batch_scenes.build_prompt("fish", "red", 3, "none", "normal") == "Three red fish stay still"
 
 
 # --- running and resuming ------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_batch_writes_every_scene_once_and_rerun_skips(tmp_path):
     out = tmp_path / "ds"
     summary = batch.run_batch(tiny_batch_spec(), out)
     assert summary["scenes"] == 6 and summary["synthesized"] == 6 and summary["skipped"] == 0
-    assert sorted(p.stem for p in (out / "records").glob("*.json")) == sorted(s.id for s in batch.enumerate_scenes(batch.load_spec(tiny_batch_spec())))
+    assert sorted(p.stem for p in (out / "records").glob("*.json")) == sorted(s.id for s in batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec())))
     assert len(list((out / "videos").glob("*.mp4"))) == 6
     assert datasets.validate_dataset(out)["scenes"] == 6
     before = _exports(out)
@@ -183,7 +183,7 @@ def test_resume_redoes_partial_scenes_and_rebuilds_missing_records(tmp_path):
     spec = tiny_batch_spec()
     out = tmp_path / "ds"
     batch.run_batch(spec, out)
-    scenes = batch.enumerate_scenes(batch.load_spec(spec))
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(spec))
     lines_before = sorted(_conversation_lines(out))
     # what a kill leaves behind: a run interrupted mid-way (partial folder, no record), a run committed
     # just before its record was written, a stray runner partial folder and a half-written temp file
@@ -260,7 +260,7 @@ def test_dask_local_cluster_runner(tmp_path):
 def test_a_parser_that_reads_other_parameters_fails_the_scene(tmp_path):
     from worldsim.testing import tiny_plan
 
-    scene = batch.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=1)))[0]
+    scene = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=1)))[0]
     wrong = tiny_plan(name=scene.object, color=scene.color, count=scene.count,
                       direction="up" if scene.direction != "up" else "down", speed=scene.speed)
     with pytest.raises(InputError, match=f"scene {scene.id}: the parser read .* from '{scene.prompt}'"):

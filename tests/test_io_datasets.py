@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worldsim import batch
+from worldsim import batch, batch_scenes
 from worldsim.io import datasets
 from worldsim.testing import tiny_batch_spec, tiny_clip, tiny_plan
 
@@ -85,7 +85,7 @@ def test_sharegpt_loads_with_datasets_and_video_tokens_match(dataset):
             assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
             assert (dataset / row["videos"][0]).is_file()
         total += len(ds)
-    records = datasets.load_records(dataset, [s.id for s in batch.enumerate_scenes(batch.load_spec(json.loads((dataset / "spec.json").read_text())["spec"]))])
+    records = datasets.load_records(dataset, [s.id for s in batch_scenes.enumerate_scenes(batch.load_spec(json.loads((dataset / "spec.json").read_text())["spec"]))])
     assert total == sum(len(r.questions) + 1 for r in records)
 
 

@@ -11,7 +11,7 @@ from worldsim.testing import install_plugin, write_plugin_distribution
 
 THROWAWAY = """
 from worldsim.hookspecs import hookimpl
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Parser, StageConfig
 from worldsim.types import Plan, ObjectSpec
 
 
@@ -19,8 +19,7 @@ class ShoutConfig(StageConfig):
     noun: str = "ball"
 
 
-class ShoutParser(Stage):
-    kind = "parser"
+class ShoutParser(Parser):
     name = "shout"
     description = "Every command is a ball (test plugin)"
     Config = ShoutConfig
@@ -48,7 +47,7 @@ def test_blocked_plugin_disappears(tmp_path, monkeypatch):
     with install_plugin(tmp_path, "worldsim-shout", "ws_shout", THROWAWAY, entry_point="shout"):
         monkeypatch.setenv("WORLDSIM_DISABLE_PLUGINS", "shout")
         plugins.reset()
-        with pytest.raises(UnknownStageError, match="unknown parser 'shout'; available: langchain, rules"):
+        with pytest.raises(UnknownStageError, match="unknown parser 'shout'; available: langchain, rules$"):
             registry.get_stage_info("parser", "shout")
         assert "shout" not in plugins.plugin_versions()
 
@@ -66,17 +65,24 @@ def test_unknown_plugin_name_in_switch(monkeypatch):
         plugins.get_manager()
 
 
-def test_misspelled_hook_fails_loudly(tmp_path):
+def test_misspelled_hook_is_reported_and_skipped(tmp_path, capsys):
     source = "from worldsim.hookspecs import hookimpl\n\n@hookimpl\ndef register_parser(register):\n    pass\n"
     with install_plugin(tmp_path, "worldsim-typo", "ws_typo", source, entry_point="typo"):
-        with pytest.raises(Exception, match="register_parser"):
-            plugins.get_manager()
+        assert "register_parser" in plugins.broken_plugins()["typo"]
+        assert registry.get_stage_info("parser", "rules").plugin == "rules"  # the others still load
+        assert "typo" not in plugins.plugin_versions()
+    assert capsys.readouterr().err.count("skipped plugin 'typo'") == 1
 
 
-def test_plugin_that_fails_to_import_names_itself(tmp_path):
+def test_plugin_that_fails_to_import_is_skipped_and_named(tmp_path, capsys):
     with install_plugin(tmp_path, "worldsim-broken", "ws_broken", "import not_a_module_anywhere\n", entry_point="broken"):
-        with pytest.raises(ConfigError, match="plugin 'broken'.*WORLDSIM_DISABLE_PLUGINS=broken"):
-            plugins.get_manager()
+        reason = plugins.broken_plugins()["broken"]
+        assert "ModuleNotFoundError" in reason and "not_a_module_anywhere" in reason
+        assert registry.get_stage_info("parser", "rules").plugin == "rules"
+        with pytest.raises(UnknownStageError, match="skipped broken plugin.*broken"):
+            registry.get_stage_info("generator", "nope")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped plugin 'broken' (distribution 'worldsim-broken')" in err
 
 
 def test_unknown_stage_lists_available():
@@ -108,6 +114,6 @@ def test_every_hook_is_documented_and_has_a_stage_kind():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
-    assert sorted(hooks) == sorted(hookspecs.HOOK_FOR_KIND.values())
+    assert set(hookspecs.HOOK_FOR_KIND.values()) <= set(hooks)
     for hook in hooks:
         assert f"`{hook}`" in readme, f"{hook} is not documented in README.md"

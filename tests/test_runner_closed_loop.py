@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from worldsim import runner
+from worldsim import pipeline, runner
 from worldsim.config import PipelineConfig
 from worldsim.errors import StageFailedError
 
@@ -82,7 +82,7 @@ def entries(folder: Path) -> list[str]:
 
 def test_failed_first_attempt_is_regenerated_and_recorded(stubborn, tmp_path):
     out = tmp_path / "runs"
-    run = runner.run_pipeline(PROMPT, config=config(), seed=0, output_dir=out)
+    run = pipeline.run_pipeline(PROMPT, config=config(), seed=0, output_dir=out)
     manifest = json.loads((run / "run.json").read_text())
     conf = manifest["metrics"]["conformance"]
     second = runner.attempt_seed(0, 2)
@@ -108,7 +108,7 @@ def test_failed_first_attempt_is_regenerated_and_recorded(stubborn, tmp_path):
 
 
 def test_max_attempts_is_respected_and_the_last_attempt_kept(stubborn, tmp_path):
-    run = runner.run_pipeline(PROMPT, config=config({"disobey": "always"}, {"max_attempts": 2, "guidance_boost": 3.0}),
+    run = pipeline.run_pipeline(PROMPT, config=config({"disobey": "always"}, {"max_attempts": 2, "guidance_boost": 3.0}),
                               seed=5, output_dir=tmp_path)
     conf = json.loads((run / "run.json").read_text())["metrics"]["conformance"]
     assert len(stubborn.CALLS) == 2 and conf["passed"] is False and conf["attempt"] == 2
@@ -119,7 +119,7 @@ def test_max_attempts_is_respected_and_the_last_attempt_kept(stubborn, tmp_path)
 
 
 def test_single_attempt_scores_only(stubborn, tmp_path):
-    run = runner.run_pipeline(PROMPT, config=config(scorer={"max_attempts": 1}), seed=0, output_dir=tmp_path)
+    run = pipeline.run_pipeline(PROMPT, config=config(scorer={"max_attempts": 1}), seed=0, output_dir=tmp_path)
     conf = json.loads((run / "run.json").read_text())["metrics"]["conformance"]
     assert len(stubborn.CALLS) == 1 and conf["passed"] is False and "attempts" not in conf
 
@@ -127,7 +127,7 @@ def test_single_attempt_scores_only(stubborn, tmp_path):
 def test_failure_in_a_later_attempt_leaves_nothing(stubborn, tmp_path):
     out = tmp_path / "runs"
     with pytest.raises(StageFailedError, match="generator crashed"):
-        runner.run_pipeline(PROMPT, config=config({"crash_after": 1}), seed=0, output_dir=out)
+        pipeline.run_pipeline(PROMPT, config=config({"crash_after": 1}), seed=0, output_dir=out)
     assert len(stubborn.CALLS) == 2 and entries(out) == []
 
 

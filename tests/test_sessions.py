@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from worldsim import runner, sessions
+from worldsim import pipeline, sessions
 from worldsim.artifacts import list_artifacts
 from worldsim.config import load_config
 from worldsim.errors import InputError
@@ -15,7 +15,7 @@ SMALL = ["generator.num_frames=4", "generator.width=48", "generator.height=48", 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    run = runner.run_pipeline("A yellow bus moves from right to left", config=load_config("default", SMALL), seed=0, output_dir=out)
+    run = pipeline.run_pipeline("A yellow bus moves from right to left", config=load_config("default", SMALL), seed=0, output_dir=out)
     return run
 
 
@@ -55,7 +55,7 @@ def test_not_a_run_folder_or_corrupt_or_without_reconstruction(tmp_path):
     (tmp_path / "run.json").write_text("{not json")
     with pytest.raises(InputError, match="corrupt run.json"):
         sessions.open_version(tmp_path)
-    plain = runner.run_pipeline("A red ball rolls to the left", config=load_config("generate-only", SMALL[:6]), seed=0,
+    plain = pipeline.run_pipeline("A red ball rolls to the left", config=load_config("generate-only", SMALL[:6]), seed=0,
                                 output_dir=tmp_path / "runs")
     with pytest.raises(InputError, match="has no reconstruction"):
         sessions.apply_edit(plain, "Make the ball blue")

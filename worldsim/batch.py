@@ -199,7 +199,7 @@ def _check_plan(scene: Scene, plan) -> None:
 
 def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
     from worldsim import runner
-    from worldsim.pipeline import run_pipeline
+    from worldsim.pipeline import run
 
     _, partial, _ = _paths(out, scene)
     shutil.rmtree(partial, ignore_errors=True)
@@ -211,12 +211,11 @@ def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
         return st
 
     # Run folders are named by scene (not by time), so an interrupted scene is found again.
-    return run_pipeline(scene.prompt, config=config, seed=scene.seed, output_dir=out / datasets.RUNS_DIR,
+    return run(scene.prompt, config=config, seed=scene.seed, output_dir=out / datasets.RUNS_DIR,
                         run_id=scene.id, run_one=run_one).run_dir
 
 
 def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) -> SceneRecord:
-    from worldsim.scene import read_labels
     from worldsim.types import GeneratedVideo, Plan
 
     run_dir, _, rec_path = _paths(out, scene)
@@ -226,7 +225,7 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) 
     _check_plan(scene, plan)
     with artifacts.atomic_path(out / scene.video) as tmp:
         shutil.copyfile(run_dir / video.video, tmp)
-    labels = read_labels(run_dir, video)
+    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
     dense = None
     if labels is not None and video.arrays:
         from safetensors.numpy import load_file

@@ -52,7 +52,7 @@ def cmd_generate(args) -> int:
     from tqdm import tqdm
 
     from worldsim import runner
-    from worldsim.pipeline import run_pipeline
+    from worldsim.pipeline import run
 
     bar = tqdm(desc="worldsim", unit="stage", disable=args.json or None, file=sys.stderr)
 
@@ -63,8 +63,8 @@ def cmd_generate(args) -> int:
         bar.update(1)
         return st
 
-    try:  # the closed loop (regenerations) and the edits run inside run_pipeline
-        result = run_pipeline(args.prompt, args.edit, args.config, args.seed, args.out, args.set,
+    try:  # the closed loop (regenerations) and the edits run inside pipeline.run
+        result = run(args.prompt, args.edit, args.config, args.seed, args.out, args.set,
                               parser=args.edit_parser, editor=args.editor, run_one=run_one)
     finally:
         bar.close()
@@ -353,3 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         text = " ".join(str(exc).split())[:300]
         print(f"worldsim: internal error: {type(exc).__name__}: {text} (set WORLDSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

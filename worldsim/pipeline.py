@@ -1,7 +1,7 @@
 """The one way to run a config: generate a run, then apply edits as new versions.
 
-`run_pipeline` is what `worldsim generate`, the Prefect flow `worldsim/generate-4d`, `worldsim batch` and
-plain Python all call. Callers change how a stage or an edit is executed, not what is executed:
+`run` is what `worldsim generate`, the Prefect flow `worldsim/generate-4d`, `worldsim batch` and plain
+Python (`run_pipeline`, which returns the last version's folder) all call. Callers change how a stage or an edit is executed, not what is executed:
 `run_one(state, step)` wraps each stage (a progress bar, a Prefect task; default `runner.run_step`),
 `apply_one(run_dir, text)` wraps each edit (default `sessions.apply_edit`), and `on_start(state)` sees the
 validated run before any stage runs.
@@ -46,7 +46,7 @@ def check_edits(edits: list[str], config: PipelineConfig, parser: str | None = N
     return plans
 
 
-def run_pipeline(
+def run(
     prompt: str,
     edits: list[str] | None = None,
     config: str | PipelineConfig = "default",
@@ -80,3 +80,9 @@ def run_pipeline(
             return sessions.apply_edit(current, text, editor=editor, parser=step, plan=by_text.get(text))
     versions = sessions.apply_edits(run_dir, state.edits, apply_one=apply_one)
     return PipelineResult(state=state, run_dir=run_dir, versions=versions)
+
+
+def run_pipeline(prompt: str, edits: list[str] | None = None, config: str | PipelineConfig = "default", seed: int | None = None,
+                 output_dir: str | Path = "outputs", overrides: list[str] | tuple[str, ...] = (), **options) -> Path:
+    """Plain-Python run (see `run`): returns the last version's folder (the run folder when there are no edits)."""
+    return run(prompt, edits, config, seed, output_dir, overrides, **options).final_dir

@@ -58,12 +58,13 @@ def build_manager() -> tuple[pluggy.PluginManager, dict[str, str], dict[str, str
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.name in broken:
             continue
         dist = ep.dist.name if ep.dist is not None else "unknown"
+        dists[ep.name] = dist
         try:
             module = ep.load()
         except BaseException as exc:  # noqa: BLE001 - any import failure, SystemExit included, skips the plugin
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            broken[ep.name] = f"failed to import {ep.value} (distribution '{dist}'): {_reason(exc)}"
+            broken[ep.name] = f"failed to import {ep.value}: {_reason(exc)}"
             continue
         try:
             pm.register(module, name=ep.name)
@@ -71,10 +72,9 @@ def build_manager() -> tuple[pluggy.PluginManager, dict[str, str], dict[str, str
         except Exception as exc:
             if pm.get_plugin(ep.name) is not None:
                 pm.unregister(name=ep.name)
-            broken[ep.name] = f"hooks of {ep.value} (distribution '{dist}') do not match worldsim's hook specs: {_reason(exc)}"
+            broken[ep.name] = f"its hooks in {ep.value} do not match worldsim's hook specs: {_reason(exc)}"
             continue
         versions[ep.name] = ep.dist.version if ep.dist is not None else "unknown"
-        dists[ep.name] = dist
     return pm, versions, dists, broken
 
 
@@ -93,7 +93,8 @@ def warn_broken(plugin: str, reason: str) -> None:
     if plugin in _warned:
         return
     _warned.add(plugin)
-    print(f"worldsim: warning: skipped plugin '{plugin}': {reason}", file=sys.stderr)
+    print(f"worldsim: warning: skipped plugin '{plugin}' (distribution '{_distributions.get(plugin, 'unknown')}'): {reason}",
+          file=sys.stderr)
 
 
 def mark_broken(plugin: str, reason: str) -> None:

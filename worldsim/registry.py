@@ -41,7 +41,7 @@ def _plugin_stages(pm, plugin: str) -> list[StageInfo]:
                 continue
 
             def register(obj, _kind=kind):
-                cls = check_stage_class(obj, _kind, plugin)
+                cls = check_stage_class(obj, _kind, None)
                 found.append(StageInfo(kind=_kind, name=cls.name, description=cls.description.strip(), plugin=plugin, cls=cls))
 
             impl.function(register=register)
@@ -70,7 +70,7 @@ def _collect() -> dict[str, dict[str, StageInfo]]:
                     raise
                 text = " ".join(str(exc).split())
                 reason = text if hasattr(exc, "exit_code") else f"its register hook raised {type(exc).__name__}: {text}"
-                plugins.mark_broken(plugin, f"{reason} (distribution '{plugins.distribution_of(plugin)}')")
+                plugins.mark_broken(plugin, reason)
                 continue
             for info in stages:
                 table[info.kind][info.name] = info

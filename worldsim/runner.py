@@ -104,7 +104,7 @@ def _call_generator(stage, state: RunState, plugin: str) -> dict:
         raise InputError(f"the prompt '{state.prompt[:60]}' is an edit command; generate needs a description of a scene, e.g. 'A red ball rolls from left to right'")
     out_dir = state.path / "generator"
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {"video": call_stage(stage, state.plan, seed=state.stage_seed, out_dir=out_dir, run_dir=state.path, plugin=plugin)}
+    return {"video": call_stage(stage, state.plan, seed=state.stage_seed, out_dir=out_dir, run_folder=state.path, plugin=plugin)}
 
 
 def _call_reconstructor(stage, state: RunState, plugin: str) -> dict:
@@ -112,7 +112,8 @@ def _call_reconstructor(stage, state: RunState, plugin: str) -> dict:
         raise ConfigError("a reconstructor needs a generator before it in the config's stages")
     out_dir = state.path / "reconstruction"
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = call_stage(stage, state.video, run_dir=state.path, out_dir=out_dir, seed=state.stage_seed, plugin=plugin)
+    result = call_stage(stage, state.video, run_dir=state.path, out_dir=out_dir, seed=state.stage_seed,
+                        run_folder=state.path, plugin=plugin)
     return {"reconstruction": result, "metrics": {**state.metrics, "reconstruction": result.metrics}}
 
 
@@ -124,7 +125,7 @@ def _call_scorer(stage, state: RunState, plugin: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = ScoreInput(run_dir=str(state.path.resolve()), plan=state.plan, seed=state.stage_seed, video=state.video,
                         reconstruction=state.reconstruction)
-    result = call_stage(stage, inputs, out_dir=out_dir, run_dir=state.path, plugin=plugin)
+    result = call_stage(stage, inputs, out_dir=out_dir, run_folder=state.path, plugin=plugin)
     metrics = dict(result.metrics)
     if result.passed is not None:
         metrics["passed"] = result.passed

@@ -10,11 +10,11 @@ extra [H,W,C]).
 Run folders (paths in run.json `outputs` are relative to the run folder):
 
     generate run   outputs.reconstruction.scene / .decoders (reconstruction/scene.safetensors, ...)
-    edit version   outputs.edit.scene (edit/scene.safetensors); decoders and labels are those of its
-                   root, the generate run named by outputs.edit_root (a sibling folder)
+    edit version   outputs.edit.scene (edit/scene.safetensors); its decoders are those of its root,
+                   the generate run named by outputs.edit_root (a sibling folder)
 
-`load_scene(run_dir)`, `load_decoders(run_dir)` and `read_labels(run_dir)` resolve those; `read_labels`
-returns the generator's labels.json as a dict (None when the generator wrote none).
+`load_scene(run_dir)` and `load_decoders(run_dir)` resolve those. (The generator's labels.json is read
+by worldsim.labels.)
 
 `export_scene(scene, decoders, camera, out_dir, fps)` writes into `out_dir`, each file atomically
 (temporary sibling name, then rename):
@@ -40,7 +40,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -103,19 +103,6 @@ def load_decoders(run_dir: str | os.PathLike) -> "DecoderSet":
     from worldsim.decoders import DecoderSet
 
     return DecoderSet.load(_scene_paths(run_dir)[1])
-
-
-def read_labels(run_dir: str | os.PathLike, video: Any = None) -> dict | None:
-    """The generator's labels.json as a dict, None when the generator wrote none.
-
-    video: the GeneratedVideo (or its dict) whose `labels` path is relative to `run_dir`; default: the
-    run's video from run.json (an edit version's root's)."""
-    run_dir = Path(run_dir)
-    if video is None:
-        root, outputs = _root(run_dir, _outputs(run_dir))
-        run_dir, video = root, outputs.get("video") or {}
-    labels = video.get("labels") if isinstance(video, dict) else video.labels
-    return json.loads((run_dir / labels).read_text()) if labels else None
 
 
 # --- cameras -------------------------------------------------------------------------------------------

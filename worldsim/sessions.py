@@ -148,7 +148,7 @@ def apply_edit(run_dir: str | Path, text: str, editor: str | None = None, parser
         for obj in targets:
             source = base_source.model_copy(update={"scene": str(scene), "objects": objects})
             result = call_stage(stage, edit.model_copy(update={"target": obj.name}), source, out_dir,
-                                run_dir=folder.path, plugin=info.plugin)
+                                run_folder=folder.path, plugin=info.plugin)
             if isinstance(result, ReplanResult):
                 folder.discard()
                 return _regenerate(version, result, text)

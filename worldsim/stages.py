@@ -194,13 +194,13 @@ def _required(sig: inspect.Signature) -> list[str]:
             if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def check_stage_class(obj: Any, kind: str, plugin: str) -> type[Stage]:
+def check_stage_class(obj: Any, kind: str, plugin: str | None = None) -> type[Stage]:
     """The class a plugin registered as a `kind` stage, checked; StageContractError (one line) otherwise."""
-    where = f"plugin '{plugin}'"
+    where = f"plugin '{plugin}' " if plugin else ""
     if not isinstance(obj, type):
-        raise StageContractError(f"{where} registered {type(obj).__name__!r} instance {obj!r:.60}, not a class; "
+        raise StageContractError(f"{where}registered an instance of {type(obj).__name__}, not a class; "
                                  f"register the class itself: register({type(obj).__name__})")
-    label = f"{where} class {obj.__name__}"
+    label = f"{where}class {obj.__name__}"
     base = KIND_CLASSES[kind]
     if not issubclass(obj, base):
         raise StageContractError(f"{label} is registered as a {kind} but does not subclass worldsim.stages.{base.__name__}")
@@ -313,13 +313,14 @@ def check_result(stage: Stage, result: Any, run_dir: str | Path | None = None, p
     return result
 
 
-def call_stage(stage: Stage, *args: Any, run_dir: str | Path | None = None, plugin: str | None = None,
+def call_stage(stage: Stage, *args: Any, run_folder: str | Path | None = None, plugin: str | None = None,
                expected_len: int | None = None, **kwargs: Any) -> Any:
-    """`stage.run(*args, **kwargs)` with its result checked; any non-worldsim error is named after the stage."""
+    """`stage.run(*args, **kwargs)` with its result checked (files inside `run_folder`); any non-worldsim error
+    is named after the stage."""
     try:
         result = stage.run(*args, **kwargs)
     except WorldsimError:
         raise
     except Exception as exc:  # a bug or a transient failure inside a stage: name the stage
         raise StageFailedError(f"{label(stage, plugin)} failed: {type(exc).__name__}: {exc}") from exc
-    return check_result(stage, result, run_dir, plugin, expected_len)
+    return check_result(stage, result, run_folder, plugin, expected_len)

@@ -52,15 +52,16 @@ def install_plugin(site: Path, dist_name: str, module: str, source: str, entry_p
 
 def tiny_clip(out_dir: Path, plan: Plan | None = None, seed: int = 0, **overrides):
     """Generate a tiny procedural clip into `out_dir` (created): (GeneratedVideo, labels dict, arrays dict)."""
+    import json
+
     from safetensors.numpy import load_file
 
     from worldsim.registry import get_stage
-    from worldsim.scene import read_labels
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     video = get_stage("generator", "procedural", {**TINY_GENERATOR, **overrides}).run(plan or tiny_plan(), seed=seed, out_dir=out_dir)
-    labels = read_labels(out_dir.parent, video)  # video paths are relative to the stage folder's parent
+    labels = json.loads((out_dir / "labels.json").read_text())
     return video, labels, load_file(str(out_dir / "labels.safetensors"))
 
 
@@ -72,3 +73,12 @@ def tiny_batch_spec(**fields) -> dict:
             "splits": {"train": 0.5, "val": 0.25, "test": 0.25, "holdout_objects": ["car"]}, "runner": "none", "workers": 1}
     spec.update(fields)
     return spec
+
+
+def check_stage(kind: str, name: str, config: dict | None = None, **options):
+    """Run a registered stage on tiny inputs and check its kind's contract: the class, the result type and files,
+    JSON metrics and same-seed determinism. Returns a `CheckReport` (`.ok`, `.failed`, `.format()`,
+    `.assert_ok()`); options and the checks per kind: worldsim.stage_check.check_stage."""
+    from worldsim.stage_check import check_stage as _check_stage
+
+    return _check_stage(kind, name, config, **options)

@@ -32,6 +32,7 @@ For each question about a target (item.target: name, colour, and for counting th
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -295,15 +296,13 @@ class FeatureField4D:
 
 def input_camera(inputs: ScoreInput) -> dict:
     """The input camera of the run: the generator's labels.json 'camera' (the camera the reconstruction was fitted from)."""
-    from worldsim.scene import read_labels
-
     video = inputs.video
     if video is None or not video.labels:
         raise InputError("answerer 'field-4d' needs the input camera, from the generator's labels.json; this run's video has no labels")
     path = Path(inputs.run_dir) / video.labels
     if not path.is_file():
         raise InputError(f"answerer 'field-4d': labels file '{path}' does not exist")
-    labels = read_labels(inputs.run_dir, video)
+    labels = json.loads(path.read_text())
     if "camera" not in labels:
         raise InputError(f"answerer 'field-4d': '{path}' has no 'camera'; field-4d projects through the input camera")
     return labels["camera"]

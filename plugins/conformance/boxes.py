@@ -21,6 +21,7 @@ the top detections) are matched to that object's planned boxes frame by frame, g
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,9 +107,7 @@ def _union_box(mask: np.ndarray, min_pixels: int) -> list[float] | None:
 def from_labels(inputs: ScoreInput, tracks: list[ObjectTrack]) -> Measured:
     if not inputs.video.labels:
         raise InputError(f"boxes 'labels': generator '{inputs.video.generator}' wrote no labels.json; use boxes: color, attention, field or detector")
-    from worldsim.scene import read_labels
-
-    labels = read_labels(inputs.run_dir, inputs.video)
+    labels = json.loads((Path(inputs.run_dir) / inputs.video.labels).read_text())
     by_key = {(o["object_index"], o["instance"]): o for o in labels.get("objects", [])}
     boxes = []
     for tr in tracks:
@@ -156,7 +155,7 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
     import torch
 
     from worldsim.decoders import DecoderSet
-    from worldsim.scene import default_camera, read_labels
+    from worldsim.scene import default_camera
     from worldsim.selection import build_queries, query_probabilities, render_selection
     from worldsim.text import text_encoder_for
     from worldsim.types import Camera, GaussianScene, SceneObject
@@ -171,7 +170,7 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
     teacher = next((t for t in rec.teachers if t in decoders), None) or "label-text"
     if teacher not in decoders:
         raise InputError(f"boxes 'field': no decoder for a text teacher in '{rec.decoders}'; decoders: {', '.join(decoders) or 'none'}")
-    labels = read_labels(run_dir, inputs.video) or {}
+    labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else {}
     if "camera" in labels:
         camera = Camera.model_validate(labels["camera"])
     else:

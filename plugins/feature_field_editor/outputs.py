@@ -12,6 +12,15 @@ Metrics (all from the input camera, every frame, background as configured):
   ground-truth scene rendered without the target's Gaussians (GaussianScene.instance in the target's
   ids, and in the ids of objects earlier edits removed), mean of per-frame PSNR; `psnr_removed_vs_gt_revealed` the same over the target's mask pixels
   only (pooled); `psnr_before_vs_gt`, the unedited reconstruction vs the full ground truth, for scale.
+- scale (`scale_metrics`): `factor`; `mask_area_before` / `mask_area_after` (pixels of the rendered selection
+  mask at the preview frame, before and after) and `mask_area_ratio` (after / before; about factor^2 unless
+  the object leaves the frame), `mask_area_ratio_all_frames` (all frames pooled); `bottom_height_before` /
+  `bottom_height_after` (per frame, the selection's bottom height in world units, y up:
+  ops.bottom_heights) and `bottom_height_error_max` (largest |after - before| over frames);
+  `contact_points` (p(t) per frame); `mask_bottom_row_before` / `_after` (lowest image row of the mask at
+  the preview frame); `psnr_outside_object` (before vs after outside the union of the before and after
+  selection masks grown by one pixel, all frames pooled); `ground_y` (the generator's ground height,
+  when its labels.json lies next to `source.gt_arrays`).
 """
 
 from __future__ import annotations
@@ -121,6 +130,46 @@ def edit_metrics(op: str, source: EditSource, targets: Sequence[SceneObject], ca
         m["psnr_before_vs_gt"] = _mean([psnr(a, b) for a, b in zip(before["rgb"], ref_full["rgb"])])
         if gt is not None and bool(gt.any()):
             m["psnr_removed_vs_gt_revealed"] = psnr(after["rgb"], ref["rgb"], mask=gt)
+    return m
+
+
+@torch.no_grad()
+def scale_metrics(scene: GaussianScene, edited: GaussianScene, selection: torch.Tensor, camera: Camera, search,
+                  before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], factor: float, frame: int,
+                  contact: torch.Tensor, quantile: float, source: EditSource, mask_threshold: float = 0.5,
+                  background=(0.0, 0.0, 0.0), backend: str = "auto") -> dict:
+    """See the module docstring (scale)."""
+    from plugins.feature_field_editor.ops import bottom_heights
+    from worldsim.selection import render_selection
+
+    sel_before = search.selection_masks  # [T,H,W] bool
+    sel_after = render_selection(edited, camera, selection, mask_threshold, background, backend)  # [T,H,W]
+    area_b, area_a = int(sel_before[frame].sum()), int(sel_after[frame].sum())
+    pooled_b, pooled_a = int(sel_before.sum()), int(sel_after.sum())
+    bottom_b = bottom_heights(scene, selection, quantile)
+    bottom_a = bottom_heights(edited, selection, quantile)
+    union = F.max_pool2d((sel_before | sel_after).float()[:, None], 3, stride=1, padding=1)[:, 0] > 0
+    rows = lambda m: torch.nonzero(m.any(dim=1)).flatten()
+    bottom_row = lambda m: int(rows(m).max()) if bool(m.any()) else None
+    m: dict = {
+        "factor": factor,
+        "mask_area_before": area_b, "mask_area_after": area_a,
+        "mask_area_ratio": area_a / area_b if area_b else None,
+        "mask_area_ratio_all_frames": pooled_a / pooled_b if pooled_b else None,
+        "bottom_height_before": [round(float(v), 6) for v in bottom_b],
+        "bottom_height_after": [round(float(v), 6) for v in bottom_a],
+        "bottom_height_error_max": float((bottom_a - bottom_b).abs().max()),
+        "contact_points": [[round(float(v), 6) for v in p] for p in contact],
+        "mask_bottom_row_before": bottom_row(sel_before[frame]), "mask_bottom_row_after": bottom_row(sel_after[frame]),
+        "psnr_outside_object": psnr(after["rgb"], before["rgb"], mask=~union) if bool((~union).any()) else None,
+    }
+    if source.gt_arrays and (Path(source.gt_arrays).parent / "labels.json").is_file():
+        from worldsim.labels import read_labels
+
+        try:
+            m["ground_y"] = read_labels(Path(source.gt_arrays).parent / "labels.json").ground_y
+        except InputError:  # a figure for reference only; never fail an edit over it
+            m["ground_y"] = None
     return m
 
 

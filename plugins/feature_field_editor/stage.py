@@ -1,5 +1,5 @@
 """`feature-field` editor: select Gaussians by language through the scene's feature field, then recolor,
-extract or remove them.
+extract, remove or scale them.
 
 `FeatureFieldEditor().run(edit, source, out_dir)` reads the scene and decoders `source` names, selects
 the Gaussians of `edit.target` (worldsim/selection.py: p(target | Gaussian) against
@@ -17,9 +17,13 @@ each file atomically:
     before_novel.png, after_novel.png    the same frame from the input camera orbited by `novel_yaw`
     comparison.mp4        before | after side by side from the input camera, every frame
 
+`scale` grows or shrinks the selection by `factor` about the object's contact point in every frame (its
+bottom stays where it was: plugins/feature_field_editor/ops.py), through new motion bases, so every
+frame and view gets the same edit and nothing else changes.
+
 Everything is computed before the first write. The result also carries the object registry after the
 edit (recolor: the targets' colour; remove: the targets marked removed; extract: every other object
-marked removed).
+marked removed; scale: unchanged).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from pydantic import Field, model_validator
 from worldsim.errors import InputError
 from worldsim.artifacts import json_safe
 from worldsim.stages import Editor, StageConfig
-from worldsim.types import EditResult, EditSource, EditSpec, ExtractParams, RecolorParams, RemoveParams, SceneObject
+from worldsim.types import (
+    EditResult, EditSource, EditSpec, ExtractParams, RecolorParams, RemoveParams, ScaleParams, SceneObject,
+)
 
 
 class FeatureFieldEditorConfig(StageConfig):
@@ -54,6 +60,8 @@ class FeatureFieldEditorConfig(StageConfig):
     novel_yaw: float = Field(10.0, ge=-90, le=90, description="degrees about the scene centre for the novel-view renders")
     orbit_yaws: tuple[float, float] = Field((-15.0, 15.0), description="yaw sweep of the edited scene's render_novel.mp4")
     preview_frame: int | None = Field(None, ge=0, description="frame of the before/after PNGs; None: the middle frame")
+    contact_quantile: float = Field(0.02, ge=0, le=0.5, description="scale: the object's bottom height is this quantile of its "
+                                    "Gaussians' bottoms (y - sigma_y) in each frame; the size changes about that point")
     background: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="render background colour (RGB in [0,1])")
     backend: str = Field("auto", description="rasterizer backend: auto (gsplat on CUDA tensors, else PyTorch), torch, dense")
 
@@ -69,9 +77,9 @@ class FeatureFieldEditorConfig(StageConfig):
 class FeatureFieldEditor(Editor):
     name = "feature-field"
     description = ("Select Gaussians by language (decoded feature field vs text queries, deterministic threshold "
-                   "search), then recolor, extract or remove them in every frame")
+                   "search), then recolor, extract, remove or scale them in every frame")
     Config = FeatureFieldEditorConfig
-    ops = (RecolorParams, ExtractParams, RemoveParams)
+    ops = (RecolorParams, ExtractParams, RemoveParams, ScaleParams)
 
     def run(self, edit: EditSpec, source: EditSource, out_dir: Path) -> EditResult:
         import torch
@@ -92,10 +100,14 @@ class FeatureFieldEditor(Editor):
         out_dir = Path(out_dir)
 
         # Checks that need no tensors first.
-        ops = {p.op for p in self.ops}
-        if edit.op not in ops:
-            raise InputError(f"the feature-field editor does not implement '{edit.op}'; it does: {', '.join(sorted(ops))}")
-        rgb = color_rgb(edit.color) if edit.op == "recolor" else None
+        declared = {p.op: p for p in self.ops}
+        if edit.op not in declared:
+            raise InputError(f"the feature-field editor does not implement '{edit.op}'; it does: {', '.join(sorted(declared))}")
+        from worldsim.edit_ops import validate_params
+
+        params = validate_params(edit.op, dict(edit.params), declared[edit.op])
+        rgb = color_rgb(params["color"]) if edit.op == "recolor" else None
+        factor = float(params["factor"]) if edit.op == "scale" else None
         targets = resolve_target(edit.target, source.objects)
         queries = build_queries(targets, source.objects, cfg.background_terms)
         candidates = threshold_candidates(cfg.threshold_start, cfg.threshold_step, cfg.threshold_floor,
@@ -147,10 +159,14 @@ class FeatureFieldEditor(Editor):
                 search.selection_masks = render_selection(scene, camera, final, cfg.mask_threshold, cfg.background, cfg.backend)
 
         # Edit (per Gaussian, so consistent over frames and views).
+        contact = None
         if edit.op == "recolor":
             edited = ops.recolor(scene, selection, rgb)
         elif edit.op == "extract":
             edited = ops.keep(scene, selection)
+        elif edit.op == "scale":
+            contact = ops.contact_points(scene, selection, cfg.contact_quantile)  # [T,3]
+            edited = ops.scale(scene, selection, factor, contact)
         else:
             if bool(selection.all()):
                 raise InputError(f"removing '{edit.target}' would remove every Gaussian of the scene (threshold {search.threshold:g})")
@@ -170,7 +186,7 @@ class FeatureFieldEditor(Editor):
 
         metrics: dict = {
             "op": edit.op, "target": edit.target, "target_ids": [o.id for o in targets],
-            "color": canonical_color(edit.color) if rgb is not None else None,
+            "color": canonical_color(params["color"]) if rgb is not None else None,
             "teacher": source.teacher, "queries": [q.label for q in queries], "temperature": cfg.temperature,
             "threshold": search.threshold, "selected_gaussians": int(selection.sum()), "grown_by_motion": grown,
             "gaussians_before": len(scene), "gaussians_after": len(edited),
@@ -181,6 +197,10 @@ class FeatureFieldEditor(Editor):
         }
         metrics.update(outputs.edit_metrics(edit.op, source, targets, camera, search, before, after,
                                             background=cfg.background, backend=cfg.backend))
+        if edit.op == "scale":
+            metrics.update(outputs.scale_metrics(scene, edited, selection, camera, search, before, after, factor, frame,
+                                                 contact, cfg.contact_quantile, source, cfg.mask_threshold,
+                                                 background=cfg.background, backend=cfg.backend))
         metrics["wall_s"] = round(time.perf_counter() - t0, 3)
 
         # Writes (each atomic; the session layer discards out_dir if anything below fails).
@@ -203,11 +223,12 @@ class FeatureFieldEditor(Editor):
         renders["render_novel"] = paths["render_novel"]
         return EditResult(op=edit.op, target=edit.target, scene=paths["scene"], ply_dir=paths["ply_dir"],
                           renders=renders, selected=rel("selected.safetensors"), metrics=json_safe(metrics),
-                          objects=updated_registry(source.objects, edit, {o.id for o in targets}), editor=self.name)
+                          objects=updated_registry(source.objects, edit.model_copy(update={"params": params}),
+                                                   {o.id for o in targets}), editor=self.name)
 
 
 def updated_registry(objects: list[SceneObject], edit: EditSpec, target_ids: set[int]) -> list[SceneObject]:
-    """The object registry after `edit` of the objects `target_ids`."""
+    """The object registry after `edit` of the objects `target_ids` (scale leaves it as it is)."""
     out = []
     for o in objects:
         if o.id in target_ids and edit.op == "recolor":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -117,9 +118,8 @@ def _load_video(video: GeneratedVideo, run_dir: Path):
     from safetensors.numpy import load_file
 
     from worldsim.io.video import read_mp4
-    from worldsim.scene import read_labels
 
-    labels = read_labels(run_dir, video)
+    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
     arrays = load_file(str(run_dir / video.arrays)) if video.arrays else None
     frames = arrays["frames"] if arrays is not None and "frames" in arrays else read_mp4(run_dir / video.video)[0]
     return frames, labels, arrays

@@ -1,8 +1,10 @@
 """The `langchain` parser: any LangChain chat model with tool calling -> the same `Plan` as `rules`.
 
 One call per attempt: the system prompt (`prompt.py`) and the command go to the model bound to the
-`CommandPlan` tool with `with_structured_output(..., method="function_calling")`. The answer is
-validated (`schema.to_plan`), never evaluated. An invalid answer (schema error, unknown colour or
+`CommandPlan` tool with `with_structured_output(..., method="function_calling")`; its `edit.op` is an
+enum of the edit ops the installed editors declare (`schema.available_ops`, read once per stage), and
+the prompt lists each op with its description and parameters. The answer is validated
+(`schema.to_plan`: the op, and its parameters against the op's params model), never evaluated. An invalid answer (schema error, unknown colour or
 direction, a noun not in the command, no tool call) is retried `max_retries` times with the
 validation message as feedback; then, with `fallback: rules`, the `rules` parser parses the command,
 otherwise `ParseError` says why in one line. A failed model call (network, auth, rate limit) is not
@@ -26,7 +28,7 @@ from worldsim.stages import Parser, StageConfig
 from worldsim.types.plan import Plan
 
 from .prompt import retry_message, system_prompt
-from .schema import TOOL_NAME, CommandPlan, InvalidOutput, describe, short, to_plan
+from .schema import TOOL_NAME, CommandPlan, InvalidOutput, available_ops, command_plan_for, describe, short, to_plan
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models import BaseChatModel
@@ -50,6 +52,7 @@ class LangChainParser(Parser):
         super().__init__(config)
         self._chat_model = chat_model
         self._structured = None
+        self._ops = None
         self.last_provenance: dict[str, Any] | None = None
 
     def with_model(self, chat_model: "BaseChatModel") -> "LangChainParser":
@@ -64,13 +67,20 @@ class LangChainParser(Parser):
             return str(getattr(m, "model_name", None) or getattr(m, "model", None) or type(m).__name__)
         return describe_model(self.config)
 
+    @property
+    def ops(self):
+        """The edit ops on offer: op name -> params model (`schema.available_ops`, read on first use)."""
+        if self._ops is None:
+            self._ops = available_ops()
+        return self._ops
+
     def structured_model(self):
         """The chat model bound to the `CommandPlan` tool (built on first use)."""
         if self._structured is None:
             if self._chat_model is None:
                 self._chat_model = build_chat_model(self.config)
             self._structured = self._chat_model.with_structured_output(
-                CommandPlan, method="function_calling", include_raw=True
+                command_plan_for(list(self.ops)), method="function_calling", include_raw=True
             )
         return self._structured
 
@@ -84,7 +94,7 @@ class LangChainParser(Parser):
 
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        base = [SystemMessage(content=system_prompt()), HumanMessage(content=text)]
+        base = [SystemMessage(content=system_prompt(self.ops)), HumanMessage(content=text)]
         messages, error, call_failed = base, "", None
         for attempt in range(1, cfg.max_retries + 2):
             prov["attempts"] = attempt
@@ -121,7 +131,7 @@ class LangChainParser(Parser):
             raise InvalidOutput(f"the answer did not call the tool {TOOL_NAME}")
         if not isinstance(parsed, CommandPlan):
             raise InvalidOutput(f"the answer was a {type(parsed).__name__}, not {TOOL_NAME} arguments")
-        return to_plan(parsed, text)
+        return to_plan(parsed, text, self.ops)
 
     def _fall_back(self, text: str, error: str) -> Plan:
         from worldsim.registry import get_stage

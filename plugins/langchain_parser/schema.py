@@ -7,10 +7,21 @@ nouns of one lower-case word); `to_plan` then rebuilds a `Plan` from the checked
 - nouns must occur in the command (as written, or its singular / plural), so a model cannot invent
   objects or smuggle text into a target; 'them' / 'they' become 'it';
 - colours go through `worldsim.colors.canonical_color` ('grey' -> 'gray');
+- the edit's `op` must be one of the edit ops on offer (`available_ops`: the ops the installed editors
+  declare, `worldsim.edit_ops.installed_ops`; the built-in ops when no editor is installed), and its
+  parameters must validate against that op's `EditParams` model (e.g. scale's factor in (0.1, 10]);
 - the edit is made consistent the way the `rules` parser shapes it: the target is the first object,
   a recolour gives every listed object the new colour, a move fills `plan.motion` with the edit's
   direction, other edits leave the motion still, fields that do not belong to the op are dropped;
 - scene words are kept only when every word occurs in the command (otherwise dropped).
+
+The edit's parameters are typed fields, not a free-form object: `color`, `direction` and `factor`
+(the parameters of the built-in ops recolor, move and scale), because tool-calling models fill a
+closed set of typed, described fields far more reliably than an open JSON object, and an enum or a
+number bound is checked by the tool schema itself. An installed op with other parameters gets them
+from `params` (name -> value); whatever the op's model does not declare is dropped.
+`command_plan_for(ops)` is `CommandPlan` with `edit.op` an enum of the ops on offer (what the chat
+model is bound to); `CommandPlan` itself takes any op name and `to_plan` checks it.
 
 Nothing here imports LangChain: the schema is plain pydantic, so it can be tested on its own.
 """
@@ -18,13 +29,16 @@ Nothing here imports LangChain: the schema is plain pydantic, so it can be teste
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from worldsim.colors import ALIASES, COLORS, canonical_color
+from worldsim.errors import InputError
 from worldsim.objects import plural_of, singular
-from worldsim.types.plan import Direction, EditOp, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
+from worldsim.types.edits import BUILTIN_OPS, EditParams
+from worldsim.types.plan import Direction, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
 
 TOOL_NAME = "CommandPlan"
 COLOR_WORDS: tuple[str, ...] = tuple(COLORS) + tuple(ALIASES)
@@ -100,16 +114,24 @@ class MotionOut(_Answer):
     lower_words = field_validator("speed", mode="before")(_lower)
 
 
+ParamValue = str | int | float | bool
+TYPED_PARAMS = ("color", "direction", "factor")  # op parameters with their own field in EditOut
+
+
 class EditOut(_Answer):
     """The change an edit command asks for."""
 
-    op: EditOp
+    op: str = Field(max_length=40, pattern=r"^[a-z][a-z0-9_-]*$", description="the edit op, one of the ops the prompt lists")
     target: str = Field(
         max_length=MAX_NOUN_CHARS,
         description="noun of the object to edit, one lower-case word from the command, or 'it' for it / them",
     )
-    color: ColorWord | None = Field(default=None, description="the new colour (op 'recolor' only)")
-    direction: Direction | None = Field(default=None, description="the new heading (op 'move' only)")
+    color: ColorWord | None = Field(default=None, description="the new colour (ops with a color parameter: recolor)")
+    direction: Direction | None = Field(default=None, description="the new heading (ops with a direction parameter: move)")
+    factor: float | None = Field(default=None, gt=0, le=100, description="the size multiplier (ops with a factor parameter: "
+                                 "scale; 2 = twice as big, 0.5 = half the size)")
+    params: dict[str, ParamValue] | None = Field(default=None, max_length=8, description="other parameters of the op, by "
+                                                 "name, when the prompt lists any; else null")
 
     lower_words = field_validator("op", "target", "color", mode="before")(_lower)
     normalise_direction = field_validator("direction", mode="before")(_direction)
@@ -126,7 +148,7 @@ class CommandPlan(_Answer):
     """Record the structured form of one command about a video scene.
 
     mode GEN: the command describes a new scene (objects, motion). mode EDIT: it changes an existing
-    scene (edit op, target, colour or direction).
+    scene (edit op, target and the op's parameters).
     """
 
     mode: Literal["GEN", "EDIT"] = Field(description="GEN for a new scene, EDIT for a change to an existing one")
@@ -145,6 +167,29 @@ class CommandPlan(_Answer):
             mode = mode.strip().upper()
             return {"GENERATE": "GEN", "GENERATION": "GEN", "EDITING": "EDIT"}.get(mode, mode)
         return mode
+
+
+def available_ops() -> dict[str, type[EditParams]]:
+    """op name -> params model of every op an installed editor declares (the first editor by name wins), in the
+    order built-in ops first; the built-in ops when no editor is installed."""
+    from worldsim import edit_ops  # the registry loads plugins: only when a plan is checked or a prompt written
+
+    installed = {op: impls[0][1] for op, impls in edit_ops.installed_ops().items()}
+    if not installed:
+        return {p.op: p for p in BUILTIN_OPS}
+    order = [p.op for p in BUILTIN_OPS if p.op in installed] + sorted(op for op in installed if op not in {p.op for p in BUILTIN_OPS})
+    return {op: installed[op] for op in order}
+
+
+def command_plan_for(ops: Sequence[str]) -> type[CommandPlan]:
+    """`CommandPlan` whose `edit.op` is an enum of `ops` (the tool the chat model is bound to)."""
+    if not ops:
+        return CommandPlan
+    op_type = Literal[tuple(ops)]  # type: ignore[valid-type]
+    edit = create_model("EditOut", __base__=EditOut, __doc__=EditOut.__doc__,
+                        op=(op_type, Field(description=f"the edit op: {', '.join(ops)}")))
+    return create_model(TOOL_NAME, __base__=CommandPlan, __doc__=CommandPlan.__doc__,
+                        edit=(edit | None, Field(default=None, description="the edit (EDIT only; null for GEN)")))
 
 
 # --- conversion ------------------------------------------------------------------------------------
@@ -183,8 +228,9 @@ def _scene(scene: str | None, words: frozenset[str]) -> str | None:
     return scene
 
 
-def to_plan(answer: CommandPlan, text: str) -> Plan:
-    """The validated `Plan` for `text`; raises `InvalidOutput` (one line) when the answer does not fit."""
+def to_plan(answer: CommandPlan, text: str, ops: Mapping[str, type[EditParams]] | None = None) -> Plan:
+    """The validated `Plan` for `text`; raises `InvalidOutput` (one line) when the answer does not fit.
+    `ops`: the edit ops on offer (default `available_ops()`)."""
     words = command_words(text)
     objects: list[ObjectSpec] = []
     for k, o in enumerate(answer.objects):
@@ -204,31 +250,43 @@ def to_plan(answer: CommandPlan, text: str) -> Plan:
                 motion=MotionSpec(direction=motion.direction, speed=motion.speed, spin=motion.spin),
             )
         if answer.edit is None:
-            raise InvalidOutput("mode=EDIT needs an edit {op, target, color, direction}")
-        return _edit_plan(answer.edit, objects, motion, scene, text, words)
+            raise InvalidOutput("mode=EDIT needs an edit {op, target, and the op's parameters}")
+        return _edit_plan(answer.edit, objects, motion, scene, text, words, available_ops() if ops is None else ops)
     except ValidationError as exc:
         raise InvalidOutput(describe(exc)) from None
 
 
 def _edit_plan(
-    edit: EditOut, objects: list[ObjectSpec], motion: MotionOut, scene: str | None, text: str, words: frozenset[str]
+    edit: EditOut, objects: list[ObjectSpec], motion: MotionOut, scene: str | None, text: str, words: frozenset[str],
+    ops: Mapping[str, type[EditParams]],
 ) -> Plan:
+    from worldsim.edit_ops import validate_params
+
+    model = ops.get(edit.op)
+    if model is None:
+        raise InvalidOutput(f"edit.op={short(edit.op, 30)!r} is not an edit op on offer; accepted: {', '.join(ops) or 'none'}")
     target = _grounded_noun(edit.target, words, "edit.target")
     if target != "it":  # the target leads the object list, as the rules parser lists it
         first = next((o for o in objects if o.name == target), ObjectSpec(name=target))
         objects = [first, *(o for o in objects if o is not first)]
-    if edit.op == "recolor":
-        color = canonical_color(edit.color) if edit.color else None
-        if color is None:
-            raise InvalidOutput("edit.op=recolor needs edit.color, one of the accepted colour names")
-        objects = [o.model_copy(update={"color": color}) for o in objects]
-        spec, still = EditSpec(op="recolor", target=target, color=color), MotionSpec()
+    typed = {name: getattr(edit, name) for name in TYPED_PARAMS}
+    given = {**(edit.params or {}), **{k: v for k, v in typed.items() if v is not None}}
+    if "direction" in model.model_fields and "direction" not in given and motion.direction != "none":
+        given["direction"] = motion.direction  # 'make it drive left': the heading given as the motion only
+    params = {k: v for k, v in given.items() if k in model.model_fields}  # fields that do not belong to the op: dropped
+    for name, field in model.model_fields.items():
+        if field.is_required() and name not in params:
+            hint = " (use 'none' for staying in place)" if name == "direction" else ""
+            where = name if name in TYPED_PARAMS else f"params.{name}"
+            raise InvalidOutput(f"edit.op={edit.op} needs edit.{where}: {short(field.description or name, 80)}{hint}")
+    try:
+        params = validate_params(edit.op, params, model)
+    except InputError as exc:
+        raise InvalidOutput(short(str(exc), 240)) from None
+    spec = EditSpec(op=edit.op, target=target, params=params)
+    still = MotionSpec()
+    if edit.op == "recolor" and params.get("color"):
+        objects = [o.model_copy(update={"color": params["color"]}) for o in objects]
     elif edit.op == "move":
-        direction = edit.direction or (motion.direction if motion.direction != "none" else None)
-        if direction is None:
-            raise InvalidOutput("edit.op=move needs edit.direction (use 'none' for staying in place)")
-        spec = EditSpec(op="move", target=target, direction=direction)
-        still = MotionSpec(direction=direction, speed=motion.speed, spin=motion.spin)
-    else:
-        spec, still = EditSpec(op=edit.op, target=target), MotionSpec()
+        still = MotionSpec(direction=params.get("direction", motion.direction), speed=motion.speed, spin=motion.spin)
     return Plan(mode="edit", text=text, objects=tuple(objects), motion=still, edit=spec, scene=scene)

@@ -7,7 +7,17 @@ A few passes over a token list:
 
 Edits with several objects ('make the fish and the seaweed black') target the first noun and list
 every noun in `plan.objects`: with the new colour for a recolour, with the colour that identifies it
-for remove / extract / move. A move edit also fills `plan.motion`; other edits leave it still.
+for remove / extract / move / scale. A move edit also fills `plan.motion`; other edits leave it still.
+
+Scale edits ('make the ball bigger', 'shrink it', 'make the cube three times as big', 'scale the ball by
+1.5') give `EditSpec(op="scale", params={"factor": F})`; the size words are read by `size.py`.
+
+Ops of installed editors the grammar does not know ('duplicate the ball', with an editor declaring an op
+whose verbs include 'duplicate'): a command whose first word is such a verb, followed by an object
+('the ball', 'it', 'two cars'), is an edit with that op, the first object as its target and no
+parameters (`worldsim.edit_ops.op_verbs`; the registry is consulted only for such commands). The
+grammar's own verbs keep their meaning, and a verb an installed editor declares for a built-in op
+('keep the ball': extract) is parsed as that op.
 """
 
 from __future__ import annotations
@@ -25,12 +35,15 @@ from worldsim.types.plan import DIRECTIONS, EditSpec, MotionSpec, ObjectSpec, Pl
 from .lexicon import (
     CHANGE_VERBS, COLORED, DETERMINERS, DIRECTION_PARTS, EXTRACT_VERBS, FAST_WORDS, GENERATE_VERBS,
     INDEFINITE, LEADING_FILLERS, MEDIA, MEDIA_LINKS, MOVE_VERBS, NUMBERS, PAINT_VERBS, PRONOUNS,
-    PROPERTIES, REMOVE_VERBS, REWRITES, SCENE_PREPS, SHADES, SLOW_WORDS, TRAILING_FILLERS, lemma,
+    PROPERTIES, REMOVE_VERBS, REWRITES, SCALE_VERBS, SCENE_PREPS, SHADES, SIZE_NOUNS, SIZE_VERBS, SLOW_WORDS,
+    TRAILING_FILLERS, lemma,
 )
 from .motion import read_motion, speed_of, spins, stays_still
 from .phrases import NounPhrase, accepted_colors, noun_phrases, required_color
+from .size import is_tail, scale_args, size_expression
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[,;.!?:]")
+# Decimals and percentages ('1.5', '50%') are one token; other punctuation becomes ','.
+_TOKEN = re.compile(r"\d+\.\d+%?|\d+%|[a-z0-9]+(?:[-'][a-z0-9]+)*|[,;.!?:]")
 _LONGEST_REWRITE = max(len(k) for k in REWRITES)
 
 
@@ -140,18 +153,35 @@ def _colored(found: list[NounPhrase], predicate: list[str]) -> list[NounPhrase]:
 
 # --- edit ------------------------------------------------------------------------------------------
 def _edit(toks: list[str], text: str) -> Plan | None:
-    verb, rest = toks[0], _skip_property(toks[1:])
+    verb, raw = toks[0], toks[1:]
+    rest = _skip_property(raw)
+    says_size = any(t in SIZE_NOUNS for t in raw)
     if verb in REMOVE_VERBS:
         return _target_edit("remove", verb, rest, text)
     if verb in EXTRACT_VERBS:
         return _target_edit("extract", verb, rest, text)
     if verb in PAINT_VERBS:
         return _recolor(rest, text)
+    if verb in SCALE_VERBS:  # 'shrink the cube', 'scale the ball by 2', 'enlarge it to twice its size'
+        return _scale_verb(verb, rest, text)
+    if verb in SIZE_VERBS and says_size:  # 'double the size of the ball', "halve the ball's size"
+        factor = SIZE_VERBS[verb]
+        return _scale(rest, text, lambda ts, i: (factor, i) if i == len(ts) else None)
     if verb in CHANGE_VERBS:
+        scaled = _scale(rest, text, lambda ts, i: _size_after_change(ts, i, says_size))
+        if scaled is not None:  # 'make the ball bigger', 'make it twice as big', 'make the ball shrink'
+            return scaled
         found, end = noun_phrases(rest, pronouns=True)
         return _move(rest, text) if found and _has_motion(rest[end:]) else _recolor(rest, text)
+    if verb in MOVE_VERBS:  # 'move the bus left'
+        return _move(rest, text)
+    names_object = not rest or rest[0] in DETERMINERS or rest[0] in PRONOUNS or rest[0] in NUMBERS or rest[0].isdigit()
+    if names_object and verb.isalpha() and verb not in SCENE_PREPS and verb not in DETERMINERS and verb not in NUMBERS:
+        plan = _installed_op(verb, rest, text)  # 'duplicate the ball', with an editor that declares 'duplicate'
+        if plan is not None:
+            return plan
     imperative = lemma(verb) == verb and rest[:1] and (rest[0] in DETERMINERS or rest[0] in PRONOUNS)
-    if verb in MOVE_VERBS or imperative:  # 'move the bus left', 'roll the ball up'
+    if imperative:  # 'roll the ball up'
         return _move(rest, text)
     return None
 
@@ -203,6 +233,72 @@ def _recolor(rest: list[str], text: str) -> Plan:
         objects=_specs(found, color),
         edit=EditSpec(op="recolor", target=found[0].name, color=color),
     )
+
+
+def _size_after_change(toks: list[str], i: int, says_size: bool) -> tuple[float | None, int] | None:
+    """The size after 'make the ball': 'bigger', 'twice as big', 'half the size', or a scale verb ('shrink')."""
+    got = size_expression(toks, i, bare=says_size)
+    if got is not None:
+        return got
+    j = i + 1 if toks[i : i + 1] == ["to"] else i  # 'get the ball to grow'
+    verb = toks[j] if j < len(toks) else None
+    if verb in SCALE_VERBS:
+        return scale_args(toks, j + 1, SCALE_VERBS[verb])
+    return None
+
+
+def _scale_body(body: list[str]) -> list[str]:
+    """The object words before a size: "the ball's size to" -> 'the ball', 'its size' -> 'it'."""
+    body = list(body)
+    while len(body) > 1 and body[-1] in {"to", "be", "by", "'s", "is", "so", "of", "until"} | SIZE_NOUNS:
+        body.pop()
+    if body and body[-1] in ("its", "their"):
+        body[-1] = "it"
+    return body
+
+
+def _scale(rest: list[str], text: str, read) -> Plan | None:
+    """A scale edit: the first split of `rest` into object words and size words that `read(toks, i)` -> (factor,
+    end) accepts (followed only by tail words such as 'than before'); None when there is none."""
+    for i in range(1, len(rest) + 1):
+        got = read(rest, i)
+        if got is None or got[0] is None or not is_tail(rest[got[1] :]):
+            continue
+        found, _ = noun_phrases(_scale_body(rest[:i]), pronouns=True)
+        if not found:
+            continue
+        return Plan(mode="edit", text=text, objects=_specs(found),
+                    edit=EditSpec(op="scale", target=found[0].name, params={"factor": round(got[0], 6)}))
+    return None
+
+
+def _scale_verb(verb: str, rest: list[str], text: str) -> Plan:
+    """'shrink the cube', 'enlarge the car by 50%', 'scale the ball by 2', 'resize it to half its size'."""
+    plan = _scale(rest, text, lambda ts, i: scale_args(ts, i, SCALE_VERBS[verb]))
+    if plan is not None:
+        return plan
+    _targets(_scale_body(rest), text, verb, example=f"{verb} the ball" + (" by 2" if SCALE_VERBS[verb] is None else ""))
+    raise ParseError(f"no size factor in '{preview(text)}'; accepted: e.g. '{verb} the ball by 2', "
+                     f"'{verb} it to half its size', 'make the ball bigger', 'make it three times as big'")
+
+
+def _installed_op(verb: str, rest: list[str], text: str) -> Plan | None:
+    """An edit with the op an installed editor declares for `verb`; None when no editor declares it."""
+    from worldsim import edit_ops  # the registry loads plugins: only for commands that need it
+
+    op = edit_ops.op_verbs().get(verb)
+    if op is None:
+        return None
+    native = {
+        "remove": lambda: _target_edit("remove", verb, rest, text),
+        "extract": lambda: _target_edit("extract", verb, rest, text),
+        "recolor": lambda: _recolor(rest, text),
+        "move": lambda: _move(rest, text),
+        "scale": lambda: _scale_verb(verb, rest, text) if verb in SCALE_VERBS else None,
+    }
+    if op in native:
+        return native[op]()
+    return _target_edit(op, verb, rest, text)
 
 
 def _move(rest: list[str], text: str) -> Plan:

@@ -88,7 +88,7 @@ COLOR_LIKE = {
 }
 # A colour must follow these words ("a ball colored red").
 COLORED = {"colored", "coloured", "painted"}
-PROPERTIES = {"color", "colour", "direction", "motion", "movement", "paint"}
+PROPERTIES = {"color", "colour", "direction", "motion", "movement", "paint", "size", "scale"}
 
 # --- directions (image convention: left = decreasing x, up = decreasing y) ---------------------------
 BARE_X = {"left": -1, "leftward": -1, "leftwards": -1, "west": -1, "westward": -1, "westwards": -1,
@@ -158,6 +158,32 @@ GENERATE_VERBS = {"generate", "create", "render", "show", "animate", "draw", "pr
                   "imagine", "visualize", "visualise", "simulate"}
 MEDIA = {"video", "clip", "scene", "animation", "movie", "simulation", "sequence", "shot", "footage", "film"}
 MEDIA_LINKS = {"of", "showing", "where", "with", "featuring", "that", "shows", "in"}
+# Scale verbs and their factor when the command gives none (None: 'scale the ball' needs one).
+SCALE_VERBS: dict[str, float | None] = {
+    "enlarge": 2.0, "grow": 2.0, "expand": 2.0, "magnify": 2.0, "upscale": 2.0, "upsize": 2.0, "inflate": 2.0,
+    "shrink": 0.5, "reduce": 0.5, "downscale": 0.5, "downsize": 0.5,
+    "scale": None, "resize": None, "rescale": None,
+}
+# 'double the size of the ball', "halve the ball's size": a scale edit when the command says 'size'.
+SIZE_VERBS = {"double": 2.0, "triple": 3.0, "quadruple": 4.0, "halve": 0.5}
+
+# --- size words (plugins/rules_parser/size.py) --------------------------------------------------
+BIGGER = {"bigger", "larger", "greater", "huger"}
+SMALLER = {"smaller", "tinier", "littler"}
+BIG_WORDS = {"big", "large", "huge", "great"}  # 'twice as big'
+SMALL_WORDS = {"small", "tiny", "little"}  # 'twice as small': half the size
+MILD_WORDS = {"slightly", "somewhat", "marginally"}  # 'slightly bigger': 1.25 ('a bit', 'a little' too)
+STRONG_WORDS = {"much", "way", "far", "even", "considerably", "significantly", "lots", "substantially"}  # ignored
+MULTIPLIERS = {"twice": 2.0, "double": 2.0, "thrice": 3.0, "triple": 3.0, "quadruple": 4.0, "half": 0.5}
+FRACTIONS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
+             "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}
+SIZE_NOUNS = {"size", "scale", "dimensions"}
+SIZE_OWNERS = {"its", "the", "their", "his", "her"}
+SIZE_ADJECTIVES = {"original", "current", "present", "old", "normal", "usual", "initial", "actual"}
+# Words after a size that add nothing to it ('than before', 'than it is now', 'in every frame').
+SIZE_TAIL = {"than", "as", "it", "they", "is", "are", "was", "were", "now", "currently", "before", "originally",
+             "original", "usual", "normal", "in", "across", "throughout", "over", "for", "every", "each", "all",
+             "the", "whole", "entire", "frame", "frames", "video", "clip", "scene", "time", "always"}
 
 
 def lemma(word: str) -> str | None:

@@ -17,6 +17,7 @@ and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -94,14 +95,13 @@ class VLM4DQAScorer(Scorer):
     def run(self, inputs: ScoreInput, out_dir: Path) -> ScoreResult:
         from .judge import LLMJudge, accuracy, judge
         from worldsim.qa.questions import generate_questions, to_vlm4d
-        from worldsim.scene import read_labels
 
         cfg: VLM4DQAConfig = self.config
         if inputs.video is None:
             raise ConfigError("scorer 'vlm4d-qa' needs a generator before it in the config's stages")
         out_dir = Path(out_dir)
         run_dir = Path(inputs.run_dir)
-        labels = read_labels(run_dir, inputs.video)
+        labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else None
         items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
                                    scene_id=scene_id(inputs.plan, inputs.seed))
         items = [it for it in items if it.question_type in cfg.question_types]

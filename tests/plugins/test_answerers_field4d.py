@@ -1,5 +1,5 @@
 """field-4d answerer: the pure decisions (direction sectors, angular velocity, option matching) and end to end on a
-real tiny generate + reconstruct run with questions from plugins.vlm4d_qa.questions."""
+real tiny generate + reconstruct run with questions from worldsim.qa.questions."""
 
 import json
 import math
@@ -28,7 +28,7 @@ def score_input(run_dir: Path) -> ScoreInput:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from worldsim.config import load_config
-    from worldsim.runner import run_pipeline
+    from worldsim.pipeline import run_pipeline
 
     return run_pipeline("Two red balls and a blue cube move up", config=load_config("default", TINY), seed=3,
                         output_dir=tmp_path_factory.mktemp("runs"))
@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def questions(run_dir):
-    from plugins.vlm4d_qa.questions import generate_questions
+    from worldsim.qa.questions import generate_questions
 
     inputs = score_input(run_dir)
     labels = json.loads((run_dir / inputs.video.labels).read_text())

@@ -205,7 +205,7 @@ TINY = ["generator.num_frames=4", "generator.width=48", "generator.height=48", "
 
 def test_field_source_in_a_real_pipeline_run(tmp_path):
     from worldsim.config import StepConfig, load_config
-    from worldsim.runner import run_pipeline
+    from worldsim.pipeline import run_pipeline
 
     cfg = load_config("default", TINY)
     cfg.stages.append(StepConfig(kind="scorer", name="conformance", config={"boxes": "field"}))

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from plugins.diffusers_video.attention import (
+from worldsim.dmc.attention import (
     AttentionRecorder,
     attention_modules,
     install_recorders,
@@ -56,7 +56,7 @@ def test_wrapper_exposes_the_inner_signature_and_keeps_extra_keywords():
 def test_cogvideox_processor_signature_passes_through():
     from diffusers.models.attention_processor import CogVideoXAttnProcessor2_0
 
-    from plugins.diffusers_video.attention import _wrap
+    from worldsim.dmc.attention import _wrap
 
     inner = CogVideoXAttnProcessor2_0()
     wrapped = _wrap(inner, AttentionRecorder([[0]]), "x", "joint-video-text")
@@ -169,7 +169,7 @@ def test_phrase_absent_or_truncated_is_an_input_error(tmp_path):
 
 
 def test_stop_after_ends_the_forward_at_the_last_recorded_layer():
-    from plugins.diffusers_video.attention import StopForward
+    from worldsim.dmc.attention import StopForward
 
     unet = _tiny_unet3d()
     rec = AttentionRecorder([[1]])

@@ -22,7 +22,7 @@ def test_caption_when_the_text_lacks_a_phrase_and_override_kept_verbatim():
 
 
 def test_override_without_a_phrase_is_caught_by_validation():
-    from plugins.diffusers_video.guidance import GuidanceSettings
+    from worldsim.dmc.guidance import GuidanceSettings
 
     prompt, phrases = plan_prompt(tiny_plan(), "a blue cube")
     with pytest.raises(InputError, match="'red ball' does not occur"):

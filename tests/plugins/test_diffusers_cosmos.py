@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from plugins.diffusers_video.cosmos import CosmosGenerator, NoGuardrail
-from plugins.diffusers_video.guidance import box_masks
+from worldsim.dmc.guidance import box_masks
 from plugins.diffusers_video.tiny_dit import tiny_cosmos_pipeline
 from worldsim.errors import ConfigError, InputError, MissingDependencyError
 from worldsim.planning import plan_tracks
@@ -80,7 +80,7 @@ def test_same_seed_same_attention_other_seed_differs(cosmos_dir, tmp_path):
 
 def test_cross_attention_modules_are_patched_without_set_attn_processor(cosmos_dir):
     """Cosmos has no set_attn_processor; each attn2 is patched, and the T x h x w map is its softmax per patch token."""
-    from plugins.diffusers_video.attention import AttentionRecorder, install_recorders
+    from worldsim.dmc.attention import AttentionRecorder, install_recorders
 
     tr = _generator(cosmos_dir).pipeline().transformer
     assert not hasattr(tr, "set_attn_processor")

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from plugins.diffusers_video.attention import AttentionRecorder, install_recorders
-from plugins.diffusers_video.guidance import (
+from worldsim.dmc.attention import AttentionRecorder, install_recorders
+from worldsim.dmc.guidance import (
     DMCGuide,
     GuidanceSettings,
     box_masks,

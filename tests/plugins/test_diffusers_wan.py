@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from plugins.diffusers_video.guidance import box_masks
+from worldsim.dmc.guidance import box_masks
 from plugins.diffusers_video.tiny_dit import tiny_wan_pipeline
 from plugins.diffusers_video.wan import WanGenerator
 from worldsim.errors import ConfigError, InputError
@@ -84,7 +84,7 @@ def test_one_map_per_planned_instance(wan_dir, tmp_path):
 
 def test_recorded_maps_are_the_cross_attention_of_the_token_grid(wan_dir):
     """The recorder's T x h x w map at (t, y, x) is attn2's softmax for patch token t*h*w + y*w + x."""
-    from plugins.diffusers_video.attention import AttentionRecorder, install_recorders
+    from worldsim.dmc.attention import AttentionRecorder, install_recorders
 
     gen = _generator(wan_dir)
     pipe = gen.pipeline()

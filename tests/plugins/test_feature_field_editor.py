@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.feature_field_editor.select import build_queries, grow_by_motion, threshold_candidates
+from worldsim.selection import build_queries, grow_by_motion, threshold_candidates
 from worldsim.sessions import edit_source, open_version
 from plugins.feature_field_editor.stage import FeatureFieldEditor
 from worldsim.artifacts import sha256_file
@@ -24,7 +24,7 @@ TINY = ["generator.num_frames=4", "generator.width=48", "generator.height=48", "
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from worldsim.config import load_config
-    from worldsim.runner import run_pipeline
+    from worldsim.pipeline import run_pipeline
 
     return run_pipeline("A red ball and a blue cube move to the right", config=load_config("default", TINY), seed=0,
                         output_dir=tmp_path_factory.mktemp("runs"))

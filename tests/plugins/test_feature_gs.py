@@ -107,12 +107,12 @@ def test_divergence_names_the_iteration(clip):
 def test_stage_in_pipeline_writes_exports_and_metrics(tmp_path):
     from plyfile import PlyData
 
-    from worldsim import runner
+    from worldsim import pipeline
     from worldsim.config import load_config
 
     cfg = load_config("default", [*(f"generator.{k}={v}" for k, v in SMALL.items()), "reconstructor.train.iterations=20",
                                   "reconstructor.pad=8", "reconstructor.eval_frames=2", "reconstructor.novel_yaws=[-5,5]"])
-    run = runner.run_pipeline("A red ball rolls quickly from left to right", config=cfg, seed=0, output_dir=tmp_path)
+    run = pipeline.run_pipeline("A red ball rolls quickly from left to right", config=cfg, seed=0, output_dir=tmp_path)
     manifest = json.loads((run / "run.json").read_text())
     rec = manifest["metrics"]["reconstruction"]
     for key in ("psnr_train", "ssim_train", "psnr_novel", "feature_cosine", "num_gaussians", "iterations", "wall_s"):
@@ -126,24 +126,24 @@ def test_stage_in_pipeline_writes_exports_and_metrics(tmp_path):
 
 
 def test_diverging_stage_leaves_no_run_folder(tmp_path, monkeypatch):
-    from worldsim import runner
+    from worldsim import pipeline
     from worldsim.config import load_config
     from worldsim.errors import WorldsimError
 
     cfg = load_config("default", [*(f"generator.{k}={v}" for k, v in SMALL.items()), "reconstructor.train.iterations=5",
                                   "reconstructor.train.lr_colors=1e30", "reconstructor.pad=0"])
     with pytest.raises(WorldsimError, match="diverged.*iteration"):
-        runner.run_pipeline("A red ball rolls quickly from left to right", config=cfg, seed=0, output_dir=tmp_path)
+        pipeline.run_pipeline("A red ball rolls quickly from left to right", config=cfg, seed=0, output_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_same_seed_gives_identical_reconstruction_artifacts(tmp_path):
-    from worldsim import runner
+    from worldsim import pipeline
     from worldsim.config import load_config
 
     cfg = load_config("default", [*(f"generator.{k}={v}" for k, v in SMALL.items()), "reconstructor.train.iterations=15",
                                   "reconstructor.pad=8", "reconstructor.eval_frames=2", "reconstructor.novel_yaws=[5]"])
-    runs = [runner.run_pipeline("A red ball rolls to the left", config=cfg, seed=3, output_dir=tmp_path / str(i)) for i in range(2)]
+    runs = [pipeline.run_pipeline("A red ball rolls to the left", config=cfg, seed=3, output_dir=tmp_path / str(i)) for i in range(2)]
     hashes = [{a["path"]: a["sha256"] for a in json.loads((r / "run.json").read_text())["artifacts"]} for r in runs]
     assert hashes[0] == hashes[1]
     assert any(p.startswith("reconstruction/ply/") for p in hashes[0])

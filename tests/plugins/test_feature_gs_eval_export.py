@@ -1,4 +1,4 @@
-"""feature-4dgs evaluation and export, with the procedural ground-truth scene standing in for a reconstruction."""
+"""feature-4dgs evaluation and the core scene export (worldsim.scene), with the procedural ground-truth scene standing in for a reconstruction."""
 
 import math
 from dataclasses import replace
@@ -47,7 +47,7 @@ def perturbed(scene):
                    sh=scene.sh + 0.3 * torch.randn(scene.sh.shape, generator=g))
 
 
-def test_scene_target_is_on_the_optical_axis_at_the_median_depth(gt):
+def test_orbit_target_is_on_the_optical_axis_at_the_median_depth(gt):
     _, _, camera, _, depth = gt
     target = orbit_target(camera, depth)
     (xy,), (z,) = camera.project(target[None])

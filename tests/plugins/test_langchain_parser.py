@@ -17,7 +17,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from plugins.langchain_parser import CommandPlan, LangChainParser, register_parsers, to_plan
-from plugins.langchain_parser.models import build_chat_model, public_url
+from worldsim.llm import build_chat_model, public_url
 from plugins.langchain_parser.prompt import EXAMPLES, system_prompt
 from plugins.rules_parser import RulesParser
 from worldsim.colors import COLORS
@@ -56,10 +56,11 @@ def gen(*objects, direction="none", speed="normal", spin=False, scene=None):
             "motion": {"direction": direction, "speed": speed, "spin": spin}, "edit": None, "scene": scene}
 
 
-def edit(op, target, *objects, color=None, direction=None, speed="normal", spin=False):
+def edit(op, target, *objects, color=None, direction=None, factor=None, speed="normal", spin=False, params=None):
     motion = {"direction": direction, "speed": speed, "spin": spin} if op == "move" else None
     return {"mode": "EDIT", "objects": [dict(o) for o in objects], "motion": motion,
-            "edit": {"op": op, "target": target, "color": color, "direction": direction}, "scene": None}
+            "edit": {"op": op, "target": target, "color": color, "direction": direction, "factor": factor,
+                     "params": params}, "scene": None}
 
 
 def obj(name, color=None, count=1):
@@ -95,6 +96,10 @@ EDIT = [
     ("isolate the car", edit("extract", "car")),  # the target alone: listed as the object
     ("make the cube stay still", edit("move", "cube", obj("cube"), direction="none")),
     ("now make the ship move left slowly", edit("move", "ship", obj("ship"), direction="left", speed="slow")),
+    ("Make the ball bigger", edit("scale", "ball", obj("ball"), factor=2)),
+    ("make it twice as big", edit("scale", "it", factor=2.0)),
+    ("shrink the red cube", edit("scale", "cube", obj("cube", "red"), factor=0.5, color="red")),  # colour: not a scale param
+    ("make the ball a third of its size", edit("scale", "ball", obj("ball"), factor=0.333333)),
 ]
 
 
@@ -188,6 +193,11 @@ HOSTILE = [
     ("an edit in a GEN answer", lambda s: {**gen(obj("ball")), "edit": edit("remove", "ball")["edit"]}),
     ("an EDIT without an edit", lambda s: {**gen(obj("ball")), "mode": "EDIT"}),
     ("recolor without a colour", lambda s: edit("recolor", "ball", obj("ball"))),
+    ("an op no editor declares", lambda s: edit("explode", "ball", obj("ball"))),
+    ("code as the op", lambda s: edit(SENTINEL_CODE.format(path=s), "ball", obj("ball"))),
+    ("a scale factor out of range", lambda s: edit("scale", "ball", obj("ball"), factor=50)),
+    ("a scale without a factor", lambda s: edit("scale", "ball", obj("ball"))),
+    ("code in params", lambda s: edit("scale", "ball", obj("ball"), params={"factor": SENTINEL_CODE.format(path=s)})),
 ]
 
 
@@ -237,8 +247,65 @@ def test_answers_are_normalised_not_trusted():
     plan = to_plan(CommandPlan(**args), "Two grey buses race to the upper left")
     assert plan.contract() == {"mode": "generate", "objects": [{"name": "bus", "color": "gray", "count": 2}],
                                "motion": {"direction": "up-left", "speed": "fast"}, "edit": None}
-    recolor = to_plan(CommandPlan(**edit("remove", "bus", obj("bus"), color="red", direction="left")), "delete the bus")
-    assert recolor.edit.model_dump() == {"op": "remove", "target": "bus", "color": None, "direction": None}
+    recolor = to_plan(CommandPlan(**edit("remove", "bus", obj("bus"), color="red", direction="left", factor=2,
+                                         params={"count": 3})), "delete the bus")
+    assert recolor.edit.model_dump() == {"op": "remove", "target": "bus", "params": {}}  # what remove does not take: dropped
+    grey = to_plan(CommandPlan(**edit("recolor", "bus", obj("bus"), color="GREY", factor=2)), "paint the bus grey")
+    assert grey.edit.model_dump() == {"op": "recolor", "target": "bus", "params": {"color": "gray"}}
+    assert grey.objects[0].color == "gray"
+
+
+def test_the_edit_ops_come_from_the_installed_editors():
+    from plugins.langchain_parser.schema import available_ops, command_plan_for
+    from worldsim import edit_ops
+    from worldsim.types import ScaleParams
+
+    ops = available_ops()
+    assert list(ops) == list(edit_ops.installed_ops()) == ["recolor", "extract", "remove", "move", "scale"]
+    assert ops["scale"] is ScaleParams
+    prompt = system_prompt(ops)
+    assert f"  - scale: {ScaleParams.description}. Parameters: factor (size multiplier" in prompt
+    assert "  - remove: delete the object from every frame. No parameters." in prompt
+    assert "Make the ball three times bigger" in prompt
+    narrow = system_prompt({"remove": ops["remove"]})
+    assert "  - scale:" not in narrow and "Make the ball three times bigger" not in narrow and "Remove the red ball" in narrow
+    tool = command_plan_for(list(ops))
+    assert tool.__name__ == "CommandPlan" and issubclass(tool, CommandPlan)
+    schema = tool.model_json_schema()
+    edit_schema = schema["$defs"][schema["properties"]["edit"]["anyOf"][0]["$ref"].split("/")[-1]]
+    assert edit_schema["properties"]["op"]["enum"] == list(ops)
+
+
+def test_an_op_with_its_own_parameters_takes_them_from_params():
+    from typing import ClassVar
+
+    from pydantic import Field as F
+
+    from worldsim.types import EditParams
+
+    class DuplicateParams(EditParams):
+        op: ClassVar[str] = "duplicate"
+        verbs: ClassVar[tuple[str, ...]] = ("duplicate",)
+        description: ClassVar[str] = "add copies of the object"
+        copies: int = F(1, ge=1, le=4, description="how many copies")
+
+    ops = {"duplicate": DuplicateParams}
+    assert f"  - duplicate: add copies of the object. Parameters: params.copies (how many copies)." in system_prompt(ops)
+    plan = to_plan(CommandPlan(**edit("duplicate", "ball", obj("ball"), color="red", params={"copies": 3, "x": 1})),
+                   "duplicate the ball three times", ops)
+    assert plan.edit.model_dump() == {"op": "duplicate", "target": "ball", "params": {"copies": 3}}
+    with pytest.raises(Exception, match="copies=9"):
+        to_plan(CommandPlan(**edit("duplicate", "ball", params={"copies": 9})), "duplicate the ball", ops)
+    with pytest.raises(Exception, match=r"edit.op='scale' is not an edit op on offer; accepted: duplicate"):
+        to_plan(CommandPlan(**edit("scale", "ball", factor=2)), "make the ball bigger", ops)
+
+
+def test_a_bad_parameter_is_retried_with_the_reason():
+    parser, fake = parser_with(call(edit("scale", "ball", obj("ball"), factor=20)), call(edit("scale", "ball", obj("ball"), factor=2)))
+    plan = parser.run("Make the ball bigger")
+    assert plan.edit.params == {"factor": 2.0} and parser.last_provenance["attempts"] == 2
+    retry = fake.seen[1][2].content
+    assert "rejected" in retry and "factor=20.0" in retry and "less than or equal to 10" in retry
 
 
 def test_a_failed_call_falls_back_or_raises_with_its_cause():

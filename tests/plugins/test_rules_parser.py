@@ -19,10 +19,11 @@ def gen(*objects, direction="none", speed="normal"):
             "edit": None}
 
 
-def edit(op, target, *objects, color=None, direction=None, speed="normal"):
+def edit(op, target, *objects, color=None, direction=None, speed="normal", **params):
+    params = {**({"color": color} if color else {}), **({"direction": direction} if direction else {}), **params}
     return {"mode": "edit", "objects": list(objects),
             "motion": {"direction": direction if op == "move" else "none", "speed": speed},
-            "edit": {"op": op, "target": target, "color": color, "direction": direction}}
+            "edit": {"op": op, "target": target, "color": color, "direction": direction, "params": params}}
 
 
 GENERATE = [
@@ -169,6 +170,41 @@ EDIT = [
     ("shift the block towards the top right", edit("move", "block", obj("block"), direction="up-right")),
     ("send the robot to the right", edit("move", "robot", obj("robot"), direction="right")),
     ("make the cube stay still", edit("move", "cube", obj("cube"), direction="none")),
+    # scale
+    ("Make the ball bigger", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make the ball larger", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make the ball smaller", edit("scale", "ball", obj("ball"), factor=0.5)),
+    ("shrink the cube", edit("scale", "cube", obj("cube"), factor=0.5)),
+    ("shrink it", edit("scale", "it", factor=0.5)),
+    ("enlarge the car", edit("scale", "car", obj("car"), factor=2.0)),
+    ("grow the ball", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make it twice as big", edit("scale", "it", factor=2.0)),
+    ("make the ball three times bigger", edit("scale", "ball", obj("ball"), factor=3.0)),
+    ("make the ball three times as big", edit("scale", "ball", obj("ball"), factor=3.0)),
+    ("make the ball half as big", edit("scale", "ball", obj("ball"), factor=0.5)),
+    ("make the ball half the size", edit("scale", "ball", obj("ball"), factor=0.5)),
+    ("make the cube 1.5 times bigger", edit("scale", "cube", obj("cube"), factor=1.5)),
+    ("scale the ball by 2", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make the ball a third of its size", edit("scale", "ball", obj("ball"), factor=0.333333)),
+    ("make the ball three times smaller", edit("scale", "ball", obj("ball"), factor=0.333333)),
+    ("make the red ball 50% bigger", edit("scale", "ball", obj("ball", "red"), factor=1.5)),
+    ("make the dragon a bit smaller", edit("scale", "dragon", obj("dragon"), factor=0.8)),
+    ("make the ball twice its original size", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make it one and a half times bigger", edit("scale", "it", factor=1.5)),
+    ("make the ball grow", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("make the size of the ball bigger than before", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("set the ball's size to 2x", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("double the size of the ball", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("halve its size", edit("scale", "it", factor=0.5)),
+    ("scale the ball up", edit("scale", "ball", obj("ball"), factor=2.0)),
+    ("scale it down by a factor of 4", edit("scale", "it", factor=0.25)),
+    ("scale the ball to half its size", edit("scale", "ball", obj("ball"), factor=0.5)),
+    ("resize the car to 3x", edit("scale", "car", obj("car"), factor=3.0)),
+    ("shrink the ball by 2", edit("scale", "ball", obj("ball"), factor=0.5)),
+    ("shrink the ball by 25%", edit("scale", "ball", obj("ball"), factor=0.75)),
+    ("enlarge the ball by 50%", edit("scale", "ball", obj("ball"), factor=1.5)),
+    ("Now please shrink the red cube and the ball in every frame",
+     edit("scale", "cube", obj("cube", "red"), obj("ball"), factor=0.5)),
 ]
 
 
@@ -252,6 +288,10 @@ def test_deterministic(parser):
         ("delete", ["no object to delete", "'delete'"]),
         ("remove the", ["no object to remove"]),
         ("move the bus", ["no direction", "'move the bus'", "up-right"]),
+        ("scale the ball", ["no size factor", "'scale the ball'", "scale the ball by 2"]),
+        ("shrink", ["no object to shrink", "'shrink'"]),
+        ("make the ball 0 times bigger", ["size factor '0'", "above zero"]),
+        ("make the ball big", ["unknown colour 'big'"]),
         ("20 balls roll left", ["'20'", "1 to 16"]),
         ("zero balls roll left", ["'zero'", "1 to 16"]),
     ],
@@ -287,6 +327,82 @@ def test_config_rejects_unknown_keys_and_bad_values():
         RulesParser({"max_len": 3})
     with pytest.raises(ConfigError, match="max_chars"):
         RulesParser({"max_chars": 0})
+
+
+DUPLICATE_EDITOR = """
+from typing import ClassVar
+
+from worldsim.hookspecs import hookimpl
+from worldsim.stages import Editor
+from worldsim.types import EditParams
+
+
+class DuplicateParams(EditParams):
+    op: ClassVar[str] = "duplicate"
+    verbs: ClassVar[tuple[str, ...]] = ("duplicate", "copy", "clone")
+    description: ClassVar[str] = "add a copy of the object next to it"
+
+
+class DuplicateEditor(Editor):
+    name = "duplicator"
+    description = "Copies objects (test plugin)"
+    ops = (DuplicateParams,)
+
+    def run(self, edit, source, out_dir):
+        raise NotImplementedError
+
+
+@hookimpl
+def register_editors(register):
+    register(DuplicateEditor)
+"""
+
+
+def test_ops_of_installed_editors_become_edits(parser, tmp_path):
+    from worldsim.testing import install_plugin
+
+    assert parser.run("Duplicate the ball").mode == "generate"  # no editor declares 'duplicate'
+    with install_plugin(tmp_path, "worldsim-duplicator", "ws_duplicator", DUPLICATE_EDITOR, entry_point="duplicator"):
+        assert parser.run("Duplicate the ball").contract() == edit("duplicate", "ball", obj("ball"))
+        assert parser.run("now clone the red car and the bus").contract() == edit(
+            "duplicate", "car", obj("car", "red"), obj("bus"))
+        assert parser.run("copy it").contract() == edit("duplicate", "it")
+        assert parser.run("Copy the dragon please").edit.target == "dragon"
+        # the grammar's own verbs and generate commands keep their meaning
+        assert parser.run("make the ball blue").edit.op == "recolor"
+        assert parser.run("A dog runs to the left").mode == "generate"
+        with pytest.raises(ParseError, match="no object to duplicate in 'duplicate'"):
+            parser.run("duplicate")
+
+
+def test_a_verb_an_editor_declares_for_a_built_in_op_parses_as_that_op(parser, monkeypatch):
+    from worldsim import edit_ops
+
+    monkeypatch.setattr(edit_ops, "op_verbs", lambda: {"keep": "extract", "drive": "move", "bulk": "scale"})
+    assert parser.run("keep the ball").contract() == edit("extract", "ball", obj("ball"))
+    assert parser.run("drive the car to the left").contract() == edit("move", "car", obj("car"), direction="left")
+    assert parser.run("bulk the ball").mode == "generate"  # a scale verb the grammar cannot read a size from
+
+
+def test_generate_commands_never_consult_the_installed_editors(parser, monkeypatch):
+    from worldsim import edit_ops
+
+    def fail():
+        raise AssertionError("op_verbs called")
+
+    monkeypatch.setattr(edit_ops, "op_verbs", fail)
+    for text, expected in GENERATE:
+        assert parser.run(text).contract() == expected
+
+
+def test_scale_plans_validate_against_the_scale_op(parser):
+    from worldsim.types import ScaleParams
+
+    for text, expected in EDIT:
+        if expected["edit"]["op"] == "scale":
+            plan = parser.run(text)
+            assert ScaleParams.model_validate(plan.edit.params).factor == expected["edit"]["params"]["factor"]
+            assert plan.motion.direction == "none" and plan.model_dump()["edit"]["params"] == {"factor": plan.edit.params["factor"]}
 
 
 def test_stage_metadata_and_hook():

@@ -63,7 +63,7 @@ def test_label_text_pixels_match_their_label_embedding(clip):
 
 
 def test_text_encoder_is_deterministic_and_cached():
-    from plugins.teachers import text_encoder
+    from worldsim import text as text_encoder
 
     a = text_encoder.embed_texts(["red ball", "two blue cubes sliding", "red ball"])
     text_encoder.clear_cache()

@@ -1,6 +1,6 @@
 import torch
 
-from plugins.diffusers_video.attention import AttentionRecorder, install_recorders, is_cross
+from worldsim.dmc.attention import AttentionRecorder, install_recorders, is_cross
 from plugins.tiny_t2v.model import TinyT2VConfig, TinyVideoDiT
 
 CFG = TinyT2VConfig(num_frames=4, size=16, patch=4, dim=32, depth=2, heads=2, text_tokens=6)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from plugins.diffusers_video.guidance import GuidanceSettings, box_masks, dmc_energy
+from worldsim.dmc.guidance import GuidanceSettings, box_masks, dmc_energy
 from plugins.tiny_t2v.sampling import CHECKPOINT, generate_clip, load_model
 from plugins.tiny_t2v.stage import TinyT2VGenerator, plan_prompt
 from worldsim import registry
@@ -74,12 +74,12 @@ def test_absent_phrase_is_refused_before_sampling():
 
 
 def test_tiny_t2v_preset_runs_the_whole_pipeline_offline(tmp_path):
-    from worldsim import runner
+    from worldsim import pipeline
     from worldsim.config import load_config
 
     cfg = load_config("tiny-t2v", ["generator.steps=4", "generator.guidance.steps=2"])
     assert [(s.kind, s.name) for s in cfg.stages] == [("parser", "rules"), ("generator", "tiny-t2v")]
-    run_dir = runner.run_pipeline("A blue ball rolls quickly to the left", config=cfg, seed=0, output_dir=tmp_path)
+    run_dir = pipeline.run_pipeline("A blue ball rolls quickly to the left", config=cfg, seed=0, output_dir=tmp_path)
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["plan"]["motion"]["direction"] == "left"
     assert (run_dir / "generator" / "attention.safetensors").is_file()

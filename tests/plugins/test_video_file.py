@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from worldsim import runner
+from worldsim import pipeline
 from worldsim.config import load_config
 from worldsim.errors import InputError
 from worldsim.testing import TINY_GENERATOR
@@ -12,7 +12,7 @@ PROMPT = "A red ball rolls to the right"
 
 def _source_video(tmp_path):
     cfg = load_config("generate-only", [f"generator.{k}={v}" for k, v in {**TINY_GENERATOR, "width": 48, "height": 48}.items()])
-    run = runner.run_pipeline(PROMPT, config=cfg, seed=0, output_dir=tmp_path / "src")
+    run = pipeline.run_pipeline(PROMPT, config=cfg, seed=0, output_dir=tmp_path / "src")
     return run / "generator" / "video.mp4"
 
 
@@ -22,7 +22,7 @@ def test_unlabelled_video_is_reconstructed_with_fallback_priors(tmp_path):
                                   "reconstructor.eval_frames=2"])
     cfg.stages[1].name = "video-file"
     cfg.stages[1].config = {"path": str(video)}
-    run = runner.run_pipeline(PROMPT, config=cfg, seed=0, output_dir=tmp_path / "runs")
+    run = pipeline.run_pipeline(PROMPT, config=cfg, seed=0, output_dir=tmp_path / "runs")
     manifest = json.loads((run / "run.json").read_text())
     rec = manifest["metrics"]["reconstruction"]
     assert rec["depth_teacher"] == "plane-depth" and rec["mask_teacher"] is None

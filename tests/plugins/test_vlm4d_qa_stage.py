@@ -5,7 +5,8 @@ import yaml
 
 from worldsim import registry
 from worldsim.errors import ConfigError, StageFailedError
-from worldsim.runner import run_pipeline, start_run
+from worldsim.pipeline import run_pipeline
+from worldsim.runner import start_run
 from worldsim.testing import TINY_GENERATOR, install_plugin, tiny_clip, tiny_plan
 from worldsim.types import ScoreInput
 from worldsim.types.qa import QUESTION_TYPES

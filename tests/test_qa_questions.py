@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from plugins.vlm4d_qa.measure import AMBIGUOUS, direction_of, rotation_sense
-from plugins.vlm4d_qa.questions import DIRECTION_TEXT, generate_questions, to_vlm4d
+from worldsim.qa.measure import AMBIGUOUS, direction_of, rotation_sense
+from worldsim.qa.questions import DIRECTION_TEXT, generate_questions, to_vlm4d
 from worldsim.errors import InputError
 from worldsim.objects import OBJECTS
 from worldsim.testing import tiny_clip, tiny_plan
