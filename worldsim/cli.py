@@ -161,6 +161,84 @@ def cmd_plugins(args) -> int:
     return 0
 
 
+def cmd_plugins_new(args) -> int:
+    """`worldsim plugins new KIND NAME [--dir DIR]`: write a working plugin distribution from a template."""
+    from worldsim import plugin_templates, plugins, registry
+
+    kind, name = plugin_templates.check_kind(args.kind), plugin_templates.check_name(args.name)
+    taken = registry.all_stages()[kind].get(name)
+    if taken is not None:
+        raise InputError(f"a {kind} named '{name}' is already installed (plugin '{taken.plugin}'); choose another name")
+    if name in {*plugins.plugin_versions(), *plugins.broken_plugins()}:
+        raise InputError(f"a plugin named '{name}' is already installed (distribution '{plugins.distribution_of(name)}'); "
+                         f"choose another name")
+    root = plugin_templates.write_plugin(kind, name, args.dir)
+    print(f"created {root}: {'an' if kind[0] in 'aeiou' else 'a'} {kind} '{name}' ({plugin_templates.module_name(name)}/stage.py)\n"
+          f"next:\n  pip install -e {root}\n  worldsim plugins check {name}\n  pytest {root / 'tests'}")
+    return 0
+
+
+def _check_settings(pairs: list[str]) -> dict:
+    """`--set key=value` (dotted keys nest: train.iterations=20; values read as YAML) -> a stage config dict."""
+    import yaml
+
+    config: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(p.strip() for p in parts):
+            raise InputError(f"--set '{pair}' is not KEY=VALUE (e.g. --set num_frames=8 or --set train.iterations=20)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        target = config
+        for p in parts[:-1]:
+            target = target.setdefault(p.strip(), {})
+            if not isinstance(target, dict):
+                raise InputError(f"--set '{pair}': '{p}' was already set to a value, not a mapping")
+        target[parts[-1].strip()] = value
+    return config
+
+
+def cmd_plugins_check(args) -> int:
+    """`worldsim plugins check NAME`: worldsim.testing.check_stage on the stage(s) named NAME, else every stage of
+    plugin NAME; exit 0 when every check passes, 1 otherwise, 2 for an unknown name."""
+    from worldsim import plugins, registry
+    from worldsim.hookspecs import STAGE_KINDS
+    from worldsim.stage_check import check_stage
+
+    if args.kind is not None and args.kind not in STAGE_KINDS:
+        raise InputError(f"--kind '{args.kind}' is not a stage kind; accepted: {', '.join(STAGE_KINDS)}")
+    config = _check_settings(args.set)
+    table = registry.all_stages()
+    wanted = lambda kind: args.kind in (None, kind)
+    targets = [(kind, args.name) for kind in STAGE_KINDS if wanted(kind) and args.name in table[kind]]
+    if not targets:
+        targets = [(kind, s) for kind in STAGE_KINDS if wanted(kind) for s, info in sorted(table[kind].items())
+                   if info.plugin == args.name]
+    broken = plugins.broken_plugins()
+    if not targets and args.name in broken:
+        print(f"plugin '{args.name}': FAILED\n  FAILED   plugin: skipped: {broken[args.name]}")
+        return 1
+    if not targets:
+        names = sorted({s for kind, t in table.items() if wanted(kind) for s in t})
+        owners = sorted({i.plugin for kind, t in table.items() if wanted(kind) for i in t.values()})
+        what = f"{args.kind} stage" if args.kind else "stage"
+        raise InputError(f"no {what} or plugin named '{args.name}'; stages: {', '.join(names) or 'none'}; "
+                         f"plugins: {', '.join(owners) or 'none'}")
+    reports = []
+    for kind, name in targets:
+        report = check_stage(kind, name, config or None, echo=None if args.json else print)
+        reports.append(report)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports]))
+    elif len(reports) > 1:
+        failed = [r.title for r in reports if not r.ok]
+        print(f"{len(reports) - len(failed)} of {len(reports)} stages passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def cmd_stages(args) -> int:
     from worldsim import registry
 
@@ -265,9 +343,31 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--config", metavar="NAME", help="use the parser (and its settings) of this preset, e.g. one naming a langchain model")
     pa.set_defaults(func=cmd_parse)
 
-    pl = sub.add_parser("plugins", help="list loaded plugins, their versions and stages")
+    pl = sub.add_parser("plugins", help="list loaded plugins, their versions and stages; write (new) or check (check) a plugin",
+                        description="Without an action: list the loaded plugins, their versions and stages (and broken "
+                                    "plugins with the reason). `new` writes a plugin distribution to start from; `check` "
+                                    "runs a stage on tiny inputs against its kind's contract.")
     pl.add_argument("--json", action="store_true", help="print JSON")
     pl.set_defaults(func=cmd_plugins)
+    plsub = pl.add_subparsers(dest="plugins_command", metavar="ACTION")
+    pn = plsub.add_parser("new", help="write a working plugin distribution (worldsim-NAME/) for one stage kind",
+                          description="Writes DIR/worldsim-NAME/: pyproject.toml with the worldsim entry point, a package with "
+                                      "the stage class and its register hook, a README and a pytest test using "
+                                      "worldsim.testing.check_stage. `pip install -e` it, then `worldsim plugins check NAME`.")
+    pn.add_argument("kind", metavar="KIND", help=f"stage kind: {', '.join(STAGE_KINDS)}")
+    pn.add_argument("name", metavar="NAME", help="the stage and plugin name: lower-case letters, digits, hyphens (e.g. my-gen)")
+    pn.add_argument("--dir", default=".", metavar="DIR", help="folder that receives worldsim-NAME/ (default: the current folder)")
+    pn.set_defaults(func=cmd_plugins_new)
+    pc = plsub.add_parser("check", help="run a stage (or every stage of a plugin) on tiny inputs and check its contract",
+                          description="Runs worldsim.testing.check_stage on the stage(s) named NAME, or on every stage of the "
+                                      "plugin NAME: the class, the result type and files, JSON metrics and same-seed "
+                                      "determinism. Prints each check; exit 0 when all pass, 1 otherwise.")
+    pc.add_argument("name", metavar="NAME", help="a stage name or a plugin name")
+    pc.add_argument("--kind", default=None, metavar="KIND", help=f"only stages of this kind ({', '.join(STAGE_KINDS)})")
+    pc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of the checked stage's Config, e.g. num_frames=8 or train.iterations=20 (repeatable)")
+    pc.add_argument("--json", action="store_true", help="print the reports as JSON (no progress lines)")
+    pc.set_defaults(func=cmd_plugins_check)
 
     st = sub.add_parser("stages", help="list available stages by kind")
     st.add_argument("--kind", choices=STAGE_KINDS, help="only this stage kind")

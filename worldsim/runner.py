@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from worldsim import artifacts, plugins, registry, scene_objects
 from worldsim.config import PipelineConfig, StepConfig, load_config
 from worldsim.errors import ConfigError, InputError
-from worldsim.stages import call_stage
+from worldsim.stages import Stage, call_stage
 from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, ScoreInput, StageRecord
 
 MAX_SEED = 2**32 - 1
@@ -137,7 +137,7 @@ def metrics_key(stage) -> str:
 
 
 # How each pipeline stage kind is called and what it adds to the state (editors serve edits: worldsim.sessions).
-STAGE_CALLS: dict[str, Callable[[registry.Stage, RunState, str], dict]] = {
+STAGE_CALLS: dict[str, Callable[[Stage, RunState, str], dict]] = {
     "parser": _call_parser,
     "generator": _call_generator,
     "reconstructor": _call_reconstructor,

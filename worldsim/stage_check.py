@@ -613,10 +613,9 @@ def _run_input(ctx: _Context, reconstruct: bool) -> Path:
 
 
 def _check_reconstructor(ctx: _Context) -> None:
-    ok, source = _call(ctx, "input", lambda: _run_input(ctx, False))
+    ok, source = _call(ctx, "input", lambda: _run_input(ctx, False), "a tiny generate-only run made by run_pipeline")
     if not ok:
         return
-    ctx.ck.report.checks[-1].reason = "a tiny generate-only run made by run_pipeline"
     runs = []
     for attempt in "ab"[: ctx.runs()]:
         run_dir = _copy_run(source, ctx.work / f"reconstructor-{attempt}")
@@ -662,10 +661,9 @@ def _check_editor(ctx: _Context) -> None:
     from worldsim import sessions
     from worldsim.types import EditResult, EditSpec, ReplanResult
 
-    ok, source_run = _call(ctx, "input", lambda: _run_input(ctx, True))
+    ok, source_run = _call(ctx, "input", lambda: _run_input(ctx, True), "a tiny reconstructed run made by run_pipeline")
     if not ok:
         return
-    ctx.ck.report.checks[-1].reason = "a tiny reconstructed run made by run_pipeline"
     base = _copy_run(source_run, ctx.work / "base")
     version = sessions.open_version(base)
     present = [o for o in version.objects if not o.removed]
@@ -864,12 +862,11 @@ def _check_teacher(ctx: _Context) -> None:
 
     from worldsim.stages import FeatureTeacher
 
-    ok, source = _call(ctx, "input", lambda: _run_input(ctx, False))
+    ok, clip = _call(ctx, "input", lambda: _clip(_run_input(ctx, False)), "the frames, labels and arrays of a tiny "
+                     "generate-only run made by run_pipeline")
     if not ok:
         return
-    frames, labels, arrays = _clip(source)
-    ctx.ck.report.checks[-1].reason = (f"frames {list(frames.shape)} uint8 of a tiny generate-only run made by run_pipeline, "
-                                       f"{'with' if labels else 'without'} labels")
+    frames, labels, arrays = clip
     results = []
     for attempt in range(ctx.runs()):
         stage = ctx.stage()

@@ -23,14 +23,14 @@ FLAKY_PLUGIN = '''
 from pathlib import Path
 
 from worldsim.hookspecs import hookimpl
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Generator, Parser, StageConfig
 from worldsim.testing import tiny_plan
 from worldsim.types import GeneratedVideo
 
 CALLS = []
 
 
-class FixedParser(Stage):
+class FixedParser(Parser):
     name = "fixed-test"
     description = "returns the same plan for any text (tests)"
 
@@ -43,7 +43,7 @@ class FlakyConfig(StageConfig):
     failures: int = 1
 
 
-class FlakyGenerator(Stage):
+class FlakyGenerator(Generator):
     name = "flaky-test"
     description = "fails the first `failures` calls with `fail_with` (tests)"
     Config = FlakyConfig
@@ -170,6 +170,18 @@ def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     assert art is not None and folder.name in art.data and "| parser | rules |" in art.data and '"direction": "right"' in art.data
 
 
+def test_flow_takes_overrides_and_the_presets_seed_like_the_cli(prefect_server, tmp_path):
+    from flows.generate_4d import generate_4d
+
+    from worldsim.testing import TINY_GENERATOR
+
+    overrides = [f"generator.{k}={json.dumps(v)}" for k, v in TINY_GENERATOR.items()] + ["generator.num_frames=3"]
+    folder = Path(generate_4d(prompt=PROMPT, config="generate-only", overrides=overrides, output_dir=str(tmp_path)))
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["seed"] == 0  # the preset's seed, as `worldsim generate` without --seed
+    assert manifest["outputs"]["video"]["num_frames"] == 3 and manifest["outputs"]["video"]["width"] == TINY_GENERATOR["width"]
+
+
 @pytest.mark.slow
 def test_unparseable_prompt_fails_and_leaves_nothing(prefect_server, tmp_path):
     from flows.generate_4d import generate_4d
@@ -291,7 +303,11 @@ def test_stage_task_settings():
     schema = generate_4d.parameters.model_dump()
     assert schema["required"] == ["prompt"]
     assert {k: v.get("type") for k, v in schema["properties"].items() if "type" in v} == {
-        "prompt": "string", "config": "string", "seed": "integer", "output_dir": "string"}
+        "prompt": "string", "config": "string", "output_dir": "string"}
+    # the same inputs as `worldsim generate`: seed defaults to the preset's, --set overrides, --edit-parser, --editor
+    assert {t.get("type") for t in schema["properties"]["seed"]["anyOf"]} == {"integer", "null"}
+    assert schema["properties"]["seed"]["default"] is None
+    assert {"overrides", "parser", "editor", "edits"} <= set(schema["properties"])
 
 
 # --- (d): worldsim.serve ------------------------------------------------------------------------------

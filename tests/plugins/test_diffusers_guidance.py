@@ -15,7 +15,7 @@ from worldsim.dmc.guidance import (
     sigma_t,
 )
 from worldsim.errors import ConfigError, InputError
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Generator, StageConfig
 
 
 def test_box_masks_cover_cell_centres_and_union():
@@ -67,8 +67,8 @@ class _Cfg(StageConfig):
     guidance: GuidanceSettings = GuidanceSettings()
 
 
-class _Stage(Stage):
-    kind, name, description, Config = "generator", "x", "x", _Cfg
+class _Stage(Generator):
+    name, description, Config = "x", "x", _Cfg
 
 
 def test_invalid_settings_name_the_setting():

@@ -1,5 +1,5 @@
-"""feature-field editor on a real tiny generate+reconstruct run: language selection, recolor / remove / extract,
-ground-truth metrics, determinism and its errors."""
+"""feature-field editor on a real tiny generate+reconstruct run: language selection, recolor / remove / extract /
+scale, ground-truth metrics, determinism and its errors."""
 
 import colorsys
 import dataclasses
@@ -171,8 +171,10 @@ def test_errors_are_one_line_and_write_nothing(source, tmp_path):
     out = tmp_path / "edit"
     with pytest.raises(InputError, match="unknown colour 'plaid'"):
         editor.run(EditSpec(op="recolor", target="ball", color="plaid"), source, out)
-    with pytest.raises(InputError, match="move.*session layer"):
+    with pytest.raises(InputError, match="does not implement 'move'; it does: extract, recolor, remove, scale"):
         editor.run(EditSpec(op="move", target="ball", direction="left"), source, out)
+    with pytest.raises(InputError, match="factor=20.0.*less than or equal to 10"):
+        editor.run(EditSpec(op="scale", target="ball", params={"factor": 20}), source, out)
     with pytest.raises(InputError, match="no 'car' in this scene; objects: red ball, blue cube"):
         editor.run(EditSpec(op="remove", target="car"), source, out)
     strict = FeatureFieldEditor({"thresholds": [0.99999], "threshold_floor": 0.99999})

@@ -16,7 +16,7 @@ from worldsim.types.qa import QUESTION_TYPES
 # another choice for those question types, so accuracy has something to measure.
 ORACLE = """
 from worldsim.hookspecs import hookimpl
-from worldsim.registry import Stage, StageConfig
+from worldsim.stages import Answerer, StageConfig
 
 
 class OracleConfig(StageConfig):
@@ -24,8 +24,7 @@ class OracleConfig(StageConfig):
     short_by: int = 0
 
 
-class OracleText(Stage):
-    kind = "answerer"
+class OracleText(Answerer):
     name = "oracle-text"
     description = "Answers with the exact choice text (test plugin)"
     Config = OracleConfig
