@@ -51,3 +51,34 @@ def test_out_must_be_a_folder(tmp_path):
 def test_run_id_is_slugged():
     rid = artifacts.new_run_id("A red ball, rolls!", 3)
     assert "-a-red-ball-rolls-s3-" in rid
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+
+    from worldsim.artifacts import atomic_write_json
+
+    path = atomic_write_json(tmp_path / "x.json", {"a": 1})
+    ordinary = tmp_path / "plain.txt"
+    ordinary.write_text("x")
+    assert os.stat(path).st_mode & 0o777 == os.stat(ordinary).st_mode & 0o777
+
+
+def test_stale_partial_folders_of_dead_processes_are_removed(tmp_path):
+    import socket
+    import subprocess
+
+    from worldsim.artifacts import OWNER_FILE, RunFolder
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs
+    stale = tmp_path / ".old-run.partial"
+    stale.mkdir()
+    (stale / OWNER_FILE).write_text(f"{dead.pid} {socket.gethostname()}\n")
+    unknown = tmp_path / ".foreign.partial"  # no owner record: left alone
+    unknown.mkdir()
+    live = RunFolder.create(tmp_path, "live-run")  # our own process: kept while it builds
+    again = RunFolder.create(tmp_path, "second")
+    assert not stale.exists() and unknown.exists() and live.path.exists() and again.path.exists()
+    final = live.commit()
+    assert not (final / OWNER_FILE).exists()

@@ -116,7 +116,8 @@ def test_parse_json_contract(capsys):
     assert code == 0
     assert json.loads(out) == {"mode": "edit", "objects": [{"name": "car", "color": None, "count": 1}],
                                "motion": {"direction": "right", "speed": "normal"},
-                               "edit": {"op": "move", "target": "car", "color": None, "direction": "right"}}
+                               "edit": {"op": "move", "target": "car", "color": None, "direction": "right",
+                                        "params": {"direction": "right"}}}
 
 
 def test_stages_and_plugins_listing(capsys):
@@ -134,3 +135,20 @@ def test_help_explains_each_command(capsys):
             main([cmd, "--help"])
         assert info.value.code == 0
         assert "usage: worldsim" in capsys.readouterr().out
+
+
+def test_sigterm_removes_the_partial_run_folder(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "worldsim.cli", "generate", "A red ball rolls left", "--out", str(tmp_path)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -95,3 +95,24 @@ def test_interactive_session_reads_edits_line_by_line(scene, capsys, monkeypatch
     assert lines[2].startswith(scene.name + " -> ")
     last = sessions.open_version(lines[-1])
     assert last.objects[0].color == "white" and last.manifest["parent"] == scene.name
+
+
+def test_a_modified_scene_is_refused_unless_no_verify(scene, tmp_path, capsys):
+    import shutil
+
+    from worldsim.cli import main
+
+    copy = tmp_path / scene.name
+    shutil.copytree(scene, copy)
+    target = copy / "reconstruction" / "scene.safetensors"
+    data = bytearray(target.read_bytes())
+    data[-64:] = bytes(64)  # valid structure, different tensor data
+    target.write_bytes(bytes(data))
+    before = {p: h for p, h, _ in list_artifacts(copy)}
+    assert main(["edit", str(copy), "Make the bus red"]) == 2
+    err = capsys.readouterr().err
+    assert "'reconstruction/scene.safetensors' does not match its sha256" in err and "--no-verify" in err
+    assert {p: h for p, h, _ in list_artifacts(copy)} == before and sorted(p.name for p in tmp_path.iterdir()) == [copy.name]
+    assert main(["edit", str(copy), "Make the bus red", "--no-verify", "--json"]) == 0
+    new = json.loads(capsys.readouterr().out)["run_dir"]
+    assert json.loads((tmp_path / new.rsplit("/", 1)[1] / "run.json").read_text())["parent_verified"] is False

@@ -23,13 +23,29 @@ def test_plan_contract_is_the_parse_json_shape():
     {"mode": "generate", "objects": [{"name": "ball"}], "edit": {"op": "remove", "target": "ball"}},
     {"mode": "generate", "objects": [{"name": "ball"}], "motion": {"direction": "sideways"}},
     {"mode": "generate", "objects": [{"name": "ball", "count": 0}]},
-    {"mode": "edit", "edit": {"op": "recolor", "target": "ball"}},
-    {"mode": "edit", "edit": {"op": "move", "target": "ball"}},
-    {"mode": "edit", "edit": {"op": "explode", "target": "ball"}},
+    {"mode": "edit", "edit": {"op": "Explode!", "target": "ball"}},
+    {"mode": "edit", "edit": {"op": "recolor", "target": ""}},
+    {"mode": "edit", "edit": {"op": "recolor", "target": "ball", "params": {"color": object()}}},
 ])
 def test_invalid_plans_are_rejected(kwargs):
     with pytest.raises(ValidationError):
         Plan.model_validate(kwargs)
+
+
+def test_edit_ops_and_params_are_checked_against_the_installed_editors():
+    """A plan's edit names any op; the op and its params are checked by worldsim.edit_ops."""
+    from worldsim import edit_ops
+    from worldsim.errors import InputError
+
+    plan = Plan.model_validate({"mode": "edit", "edit": {"op": "recolor", "target": "ball", "color": "grey"}})
+    assert plan.edit.params == {"color": "grey"} and plan.edit.color == "grey"  # legacy keyword folded into params
+    assert edit_ops.validate_params("recolor", dict(plan.edit.params)) == {"color": "gray"}
+    with pytest.raises(InputError, match="color.*Field required"):
+        edit_ops.validate_params("recolor", {})
+    with pytest.raises(InputError, match="direction"):
+        edit_ops.validate_params("move", {})
+    with pytest.raises(InputError, match="unknown edit op 'explode'"):
+        edit_ops.params_model("explode")
 
 
 def test_box_track_rejects_inverted_boxes():

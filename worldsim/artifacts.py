@@ -30,12 +30,23 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it; threads later)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write to a temporary name in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary name in the same folder, fsync, then rename over `path`. The file gets the
+    mode an ordinary write would (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -95,6 +106,40 @@ def new_run_id(prompt: str, seed: int, now: _dt.datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{slugify(prompt)}-s{seed}-{uuid.uuid4().hex[:4]}"
 
 
+OWNER_FILE = ".owner"  # in a partial folder: "<pid> <host>" of the process building it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_partials(root: str | os.PathLike) -> list[Path]:
+    """Remove `<root>/.<run-id>.partial/` folders whose building process (on this host) is gone, as after a
+    kill -9 or a power cut; returns what was removed. Folders without an owner record are left alone."""
+    import socket
+
+    removed = []
+    root = Path(root)
+    if not root.is_dir():
+        return removed
+    for folder in root.glob(".*.partial"):
+        try:
+            pid, host = (folder / OWNER_FILE).read_text().split()
+            stale = host == socket.gethostname() and not _alive(int(pid))
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 class RunFolder:
     """A run under construction: `path` is the partial folder until `commit()` renames it."""
 
@@ -106,13 +151,17 @@ class RunFolder:
 
     @classmethod
     def create(cls, root: str | os.PathLike, run_id: str) -> "RunFolder":
+        import socket
+
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise InputError(f"output folder '{root}' exists and is not a folder; pass a folder path to --out")
+        remove_stale_partials(root)
         folder = cls(root, run_id)
         if folder.final_path.exists():
             raise InputError(f"run folder '{folder.final_path}' already exists; choose another --out or run id")
         folder.path.mkdir(parents=True, exist_ok=False)
+        (folder.path / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")
         return folder
 
     def stage_dir(self, kind: str) -> Path:
@@ -121,6 +170,7 @@ class RunFolder:
         return d
 
     def commit(self) -> Path:
+        (self.path / OWNER_FILE).unlink(missing_ok=True)
         os.replace(self.path, self.final_path)
         self.path = self.final_path
         return self.final_path
@@ -137,3 +187,17 @@ def list_artifacts(run_dir: str | os.PathLike) -> list[tuple[str, str, int]]:
         if p.is_file() and p.name != RUN_FILE and not p.name.startswith("."):
             out.append((p.relative_to(run_dir).as_posix(), sha256_file(p), p.stat().st_size))
     return out
+
+
+def verify_artifacts(run_dir: str | os.PathLike, records: list[dict]) -> None:
+    """Check every artifact a run.json lists (`{path, sha256}`) against the files; InputError naming the first
+    file that is missing or whose content changed."""
+    run_dir = Path(run_dir)
+    for rec in records:
+        path = run_dir / rec["path"]
+        if not path.is_file():
+            raise InputError(f"run folder '{run_dir.name}': '{rec['path']}' listed in {RUN_FILE} is missing; "
+                             f"the run is incomplete (pass --no-verify to use it anyway)")
+        if sha256_file(path) != rec["sha256"]:
+            raise InputError(f"run folder '{run_dir.name}': '{rec['path']}' does not match its sha256 in {RUN_FILE} "
+                             f"(modified or corrupt); pass --no-verify to use it anyway")

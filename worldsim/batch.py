@@ -34,6 +34,7 @@ from worldsim.batch_scenes import content_hash, enumerate_scenes
 from worldsim.config import PipelineConfig, load_config
 from worldsim.errors import ConfigError, InputError, WorldsimError
 from worldsim.io import datasets
+from worldsim.labels import read_labels
 from worldsim.types.batch import EXECUTION_FIELDS, SPLITS, BatchSpec, Scene, SceneRecord
 
 LOCK_FILE = ".batch.lock"
@@ -225,7 +226,7 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) 
     _check_plan(scene, plan)
     with artifacts.atomic_path(out / scene.video) as tmp:
         shutil.copyfile(run_dir / video.video, tmp)
-    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
+    labels = read_labels(run_dir / video.labels).to_dict() if video.labels else None
     dense = None
     if labels is not None and video.arrays:
         from safetensors.numpy import load_file

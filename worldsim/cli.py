@@ -87,7 +87,7 @@ def cmd_generate(args) -> int:
 def cmd_edit(args) -> int:
     from worldsim import sessions
 
-    new = sessions.apply_edit(args.run_dir, args.text, editor=args.editor, parser=args.parser)
+    new = sessions.apply_edit(args.run_dir, args.text, editor=args.editor, parser=args.parser, verify=not args.no_verify)
     manifest = json.loads((new / "run.json").read_text())
     if args.json:
         print(json.dumps({"run_dir": str(new), "parent": manifest.get("parent"), "metrics": manifest.get("metrics", {})}))
@@ -117,7 +117,7 @@ def cmd_session(args) -> int:
     from worldsim import sessions
     from worldsim.errors import WorldsimError
 
-    current = sessions.open_version(args.run_dir).path
+    current = sessions.open_version(args.run_dir, verify=not args.no_verify).path
     print(f"worldsim session on {current.name}. Type an edit ('make the ball blue', 'delete it'), "
           "'objects', 'history', or 'quit'.", file=sys.stderr)
     for line in _lines("worldsim> "):
@@ -126,7 +126,7 @@ def cmd_session(args) -> int:
             continue
         if text in ("quit", "exit"):
             break
-        version = sessions.open_version(current)
+        version = sessions.open_version(current, verify=False)  # listing objects and history reads no scene
         if text == "objects":
             print(", ".join(f"{o.name} ({o.color or 'no colour'}{', removed' if o.removed else ''})" for o in version.objects) or "none")
             continue
@@ -134,7 +134,7 @@ def cmd_session(args) -> int:
             print(" -> ".join(version.lineage()))
             continue
         try:
-            current = sessions.apply_edit(current, text, editor=args.editor, parser=args.parser)
+            current = sessions.apply_edit(current, text, editor=args.editor, parser=args.parser, verify=not args.no_verify)
             print(f"new version: {current}")
         except WorldsimError as exc:  # a bad command keeps the session going
             print(f"worldsim: error: {exc}", file=sys.stderr)
@@ -383,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("text", metavar="TEXT", help="the edit, e.g. \"Make the ball blue\", \"Delete the ball\"")
     ed.add_argument("--parser", default=None, metavar="NAME", help="parser stage for the command (default: the run's config's parser)")
     ed.add_argument("--editor", default=None, metavar="NAME", help="editor stage (default: the config's editor that implements the op, else any installed one)")
+    ed.add_argument("--no-verify", action="store_true", help="skip checking RUN_DIR's files against the sha256 in its run.json (recorded in the new version)")
     ed.add_argument("--json", action="store_true", help="print a JSON summary")
     ed.set_defaults(func=cmd_edit)
 
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("run_dir", metavar="RUN_DIR", help="the run folder to start from")
     se.add_argument("--parser", default=None, metavar="NAME", help="parser stage for the commands (default: the run's config's parser)")
     se.add_argument("--editor", default=None, metavar="NAME", help="editor stage (default: the config's editor that implements the op, else any installed one)")
+    se.add_argument("--no-verify", action="store_true", help="skip checking RUN_DIR's files against the sha256 in its run.json")
     se.set_defaults(func=cmd_session)
 
     sv = sub.add_parser("serve", help="start (or reuse) the local Prefect server and serve worldsim/generate-4d and worldsim-batch/synthesize",
@@ -434,16 +436,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, systemd and container stops send): unwinds like Ctrl-C, so partial folders go."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
+    import signal
+    import threading
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except WorldsimError as exc:
         print(f"worldsim: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("worldsim: terminated (SIGTERM); unfinished run folders were removed", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("worldsim: interrupted", file=sys.stderr)
         return 130
@@ -453,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         text = " ".join(str(exc).split())[:300]
         print(f"worldsim: internal error: {type(exc).__name__}: {text} (set WORLDSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -28,4 +28,4 @@ def read_labels(path: str | Path) -> Labels:
 
 
 def write_labels(path: str | Path, labels: Labels) -> Path:
-    return artifacts.atomic_write_json(path, labels.model_dump(mode="json", exclude_unset=True))
+    return artifacts.atomic_write_json(path, labels.to_dict())

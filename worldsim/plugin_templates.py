@@ -58,8 +58,9 @@ def module_name(name: str) -> str:
 
 
 def class_name(kind: str, name: str) -> str:
-    """('generator', 'demo-gen') -> 'DemoGenGenerator'."""
-    return "".join(part.capitalize() for part in name.split("-")) + BASES[kind]
+    """('generator', 'demo-gen') -> 'DemoGenGenerator'; ('editor', 'demo-editor') -> 'DemoEditor'."""
+    parts = name.split("-")
+    return "".join(part.capitalize() for part in parts) + ("" if parts[-1] == kind and len(parts) > 1 else BASES[kind])
 
 
 def _fill(text: str, kind: str, name: str) -> str:
@@ -701,6 +702,7 @@ def test_a_moving_clip_has_motion(tmp_path):
 
     video, _, _ = tiny_clip(tmp_path / "generator")
     inputs = ScoreInput(run_dir=str(tmp_path), plan=tiny_plan(), seed=0, video=video)
+    (tmp_path / "scores").mkdir()
     result = get_stage("scorer", "__NAME__", {"min_motion": 0.0001}).run(inputs, tmp_path / "scores")
     assert result.metrics["motion"] > 0.0001 and result.passed is True and result.metrics["size_matches"]
 '''

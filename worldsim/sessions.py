@@ -37,6 +37,7 @@ class Version:
     scene: Path
     objects: list[SceneObject]
     last_referenced: str | None
+    verified: bool = True  # every file of the version and its root matched run.json's sha256
 
     @property
     def config(self) -> PipelineConfig:
@@ -62,10 +63,17 @@ def _read_manifest(run_dir: Path) -> dict:
     return data
 
 
-def open_version(run_dir: str | Path) -> Version:
+def open_version(run_dir: str | Path, verify: bool = True) -> Version:
+    """The version in `run_dir`. With `verify`, every file of it and of its root is checked against the
+    sha256 in their run.json first (InputError naming the first mismatch)."""
     path = Path(run_dir).resolve()
     manifest = _read_manifest(path)
     outputs = manifest.get("outputs", {})
+    if verify:
+        artifacts.verify_artifacts(path, manifest.get("artifacts", []))
+        if "edit" in outputs:
+            root_dir = path.parent / outputs["edit_root"]
+            artifacts.verify_artifacts(root_dir, _read_manifest(root_dir).get("artifacts", []))
     if "edit" in outputs:
         root = path.parent / outputs["edit_root"]
         scene = path / outputs["edit"]["scene"]
@@ -80,7 +88,8 @@ def open_version(run_dir: str | Path) -> Version:
         objects, last = reg.objects, reg.last_referenced
     else:
         objects, last = scene_objects.registry_from_outputs(path, outputs), None
-    return Version(path=path, manifest=manifest, root=root, scene=scene, objects=objects, last_referenced=last)
+    return Version(path=path, manifest=manifest, root=root, scene=scene, objects=objects, last_referenced=last,
+                   verified=verify)
 
 
 def resolve_target(version: Version, target: str) -> SceneObject:
@@ -123,12 +132,13 @@ def parse_edit(text: str, parser: str | StepConfig = "rules") -> Plan:
 
 
 def apply_edit(run_dir: str | Path, text: str, editor: str | None = None, parser: str | StepConfig | None = None,
-               plan: Plan | None = None) -> Path:
+               plan: Plan | None = None, verify: bool = True) -> Path:
     """Apply one edit command to a version; returns the new version's folder (a sibling of run_dir).
 
     `editor` names the editor (default: the first of the config's editors that declares the op, else any
-    installed one); `parser` parses the command (default: the config's parser); `plan` skips parsing."""
-    version = open_version(run_dir)
+    installed one); `parser` parses the command (default: the config's parser); `plan` skips parsing;
+    `verify=False` skips the sha256 check of the parent's files (recorded in the new version's run.json)."""
+    version = open_version(run_dir, verify=verify)
     plan = plan or parse_edit(text, parser_step(version.config, parser))
     step = edit_ops.choose_editor(plan.edit.op, version.config.steps_of("editor"), editor)
     edit = edit_ops.validate_edit(plan.edit, step)
@@ -206,7 +216,7 @@ def _write_manifest(path: Path, parent: Version, text: str, plan: Plan, stages, 
         prompt=parent.root_manifest["prompt"], edits=[text], seed=parent.manifest["seed"],
         plan=plan.model_dump(mode="json"), config=parent.manifest["config"], plugins=plugins.plugin_versions(),
         stages=stages, metrics=metrics, artifacts=records, outputs=outputs,
-        parent=parent.path.name, lineage=parent.lineage(),
+        parent=parent.path.name, lineage=parent.lineage(), parent_verified=parent.verified,
     )
     artifacts.atomic_write_json(path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
 

@@ -12,7 +12,8 @@ through `worldsim plugins check NAME`. Each check has a name, ok / failed / skip
     inputs       the stage did not change a file of its input run (nothing is overwritten)
     <kind>       what a later stage relies on (below)
     determinism  run twice with the same seed, each time a fresh stage instance and a fresh run folder:
-                 equal results and the same sha256 for every file written (timing figures ignored)
+                 equal results and the same sha256 for every file written (timing figures, i.e. keys such as
+                 wall_s, train_s, elapsed or created, are left out of results and of JSON files)
 
 Inputs per kind (everything tiny: seconds per stage with tiny settings):
 
@@ -280,7 +281,8 @@ def _determinism(ck: _Checker, runs: list[tuple[Any, Path | None, dict[str, str]
             diff = _compare_files((fa, wa), (fb, wb))
             if diff:
                 raise AssertionError(f"same seed, different files{what}: {diff}")
-        note["reason"] = "two runs, same seed: equal results" + (f" and {len(wa)} identical files" if fa is not None else "")
+        files = "" if fa is None else f" and {len(wa)} identical files" if wa else " (no files written)"
+        note["reason"] = f"two runs, same seed: equal results{files}"
 
 
 # ------------------------------------------------------------------------------------------- tiny inputs

@@ -32,7 +32,6 @@ For each question about a target (item.target: name, colour, and for counting th
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pydantic import Field
 
 from plugins.answerers import choices as opts
 from worldsim.errors import InputError
+from worldsim.labels import read_labels
 from worldsim.stages import Answerer, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
@@ -302,7 +302,7 @@ def input_camera(inputs: ScoreInput) -> dict:
     path = Path(inputs.run_dir) / video.labels
     if not path.is_file():
         raise InputError(f"answerer 'field-4d': labels file '{path}' does not exist")
-    labels = json.loads(path.read_text())
-    if "camera" not in labels:
+    labels = read_labels(path)
+    if labels.camera is None:
         raise InputError(f"answerer 'field-4d': '{path}' has no 'camera'; field-4d projects through the input camera")
-    return labels["camera"]
+    return labels.camera.model_dump(mode="json")

@@ -21,7 +21,6 @@ the top detections) are matched to that object's planned boxes frame by frame, g
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from plugins.conformance.metrics import iou
 from worldsim.errors import InputError
+from worldsim.labels import read_labels
 from worldsim.types import ObjectTrack, Plan, ScoreInput
 
 SOURCES = ("labels", "color", "attention", "field", "detector")
@@ -107,14 +107,14 @@ def _union_box(mask: np.ndarray, min_pixels: int) -> list[float] | None:
 def from_labels(inputs: ScoreInput, tracks: list[ObjectTrack]) -> Measured:
     if not inputs.video.labels:
         raise InputError(f"boxes 'labels': generator '{inputs.video.generator}' wrote no labels.json; use boxes: color, attention, field or detector")
-    labels = json.loads((Path(inputs.run_dir) / inputs.video.labels).read_text())
-    by_key = {(o["object_index"], o["instance"]): o for o in labels.get("objects", [])}
+    labels = read_labels(Path(inputs.run_dir) / inputs.video.labels)
+    by_key = {(o.object_index, o.instance): o for o in labels.objects}
     boxes = []
     for tr in tracks:
         obj = by_key.get((tr.object_index, tr.instance))
         if obj is None:
             raise InputError(f"boxes 'labels': labels.json has no object {tr.object_index} copy {tr.instance}; its plan differs from the scored one")
-        boxes.append([f["box"] for f in obj["frames"]])
+        boxes.append([f.box for f in obj.frames])
     return Measured("labels", boxes)
 
 
@@ -170,9 +170,9 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
     teacher = next((t for t in rec.teachers if t in decoders), None) or "label-text"
     if teacher not in decoders:
         raise InputError(f"boxes 'field': no decoder for a text teacher in '{rec.decoders}'; decoders: {', '.join(decoders) or 'none'}")
-    labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else {}
-    if "camera" in labels:
-        camera = Camera.model_validate(labels["camera"])
+    labels = read_labels(run_dir / inputs.video.labels) if inputs.video.labels else None
+    if labels is not None and labels.camera is not None:
+        camera = labels.camera
     else:
         camera = default_camera(inputs.video.width, inputs.video.height, fov_deg)
     objects = [SceneObject(id=i + 1, name=o.name, color=o.color) for i, o in enumerate(inputs.plan.objects)]

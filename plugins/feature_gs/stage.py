@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pydantic import Field
 
 from plugins.feature_gs.config import TrainConfig
 from worldsim.errors import ConfigError
+from worldsim.labels import read_labels
 from worldsim.artifacts import json_safe
 from worldsim.stages import Reconstructor, StageConfig
 from worldsim.types import GeneratedVideo, Reconstruction
@@ -119,7 +119,7 @@ def _load_video(video: GeneratedVideo, run_dir: Path):
 
     from worldsim.io.video import read_mp4
 
-    labels = json.loads((run_dir / video.labels).read_text()) if video.labels else None
+    labels = read_labels(run_dir / video.labels).to_dict() if video.labels else None
     arrays = load_file(str(run_dir / video.arrays)) if video.arrays else None
     frames = arrays["frames"] if arrays is not None and "frames" in arrays else read_mp4(run_dir / video.video)[0]
     return frames, labels, arrays

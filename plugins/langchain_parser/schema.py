@@ -35,7 +35,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from worldsim.colors import ALIASES, COLORS, canonical_color
-from worldsim.errors import InputError
 from worldsim.objects import plural_of, singular
 from worldsim.types.edits import BUILTIN_OPS, EditParams
 from worldsim.types.plan import Direction, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
@@ -260,8 +259,6 @@ def _edit_plan(
     edit: EditOut, objects: list[ObjectSpec], motion: MotionOut, scene: str | None, text: str, words: frozenset[str],
     ops: Mapping[str, type[EditParams]],
 ) -> Plan:
-    from worldsim.edit_ops import validate_params
-
     model = ops.get(edit.op)
     if model is None:
         raise InvalidOutput(f"edit.op={short(edit.op, 30)!r} is not an edit op on offer; accepted: {', '.join(ops) or 'none'}")
@@ -280,9 +277,9 @@ def _edit_plan(
             where = name if name in TYPED_PARAMS else f"params.{name}"
             raise InvalidOutput(f"edit.op={edit.op} needs edit.{where}: {short(field.description or name, 80)}{hint}")
     try:
-        params = validate_params(edit.op, params, model)
-    except InputError as exc:
-        raise InvalidOutput(short(str(exc), 240)) from None
+        params = model.model_validate(params).model_dump(mode="json")
+    except ValidationError as exc:  # described with the value bounded: a hostile string is never echoed in full
+        raise InvalidOutput(f"edit.{describe(exc)} ({edit.op} takes {', '.join(model.model_fields) or 'no parameters'})") from None
     spec = EditSpec(op=edit.op, target=target, params=params)
     still = MotionSpec()
     if edit.op == "recolor" and params.get("color"):

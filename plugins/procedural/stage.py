@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from worldsim.artifacts import atomic_write_json
+from worldsim.labels import write_labels
 from worldsim.stages import Generator, StageConfig
 from worldsim.types import GeneratedVideo, Plan
+from worldsim.types.labels import Labels
 
 
 class ProceduralConfig(StageConfig):
@@ -69,7 +70,7 @@ class ProceduralGenerator(Generator):
                 write_gaussian_ply(out_dir / "ply" / f"frame_{t:04d}.ply", means.numpy(), quats.numpy(),
                                    scene.log_scales.numpy(), scene.logit_opacities.numpy(), scene.sh.numpy())
         labels = _labels(plan, seed, cfg, world, masks)
-        atomic_write_json(out_dir / "labels.json", labels)
+        write_labels(out_dir / "labels.json", Labels.model_validate(labels))
         rel = lambda name: f"{out_dir.name}/{name}"
         return GeneratedVideo(video=rel("video.mp4"), fps=cfg.fps, num_frames=T, width=W, height=H,
                               labels=rel("labels.json"), arrays=rel("labels.safetensors"),

@@ -164,9 +164,10 @@ def _edit(toks: list[str], text: str) -> Plan | None:
         return _recolor(rest, text)
     if verb in SCALE_VERBS:  # 'shrink the cube', 'scale the ball by 2', 'enlarge it to twice its size'
         return _scale_verb(verb, rest, text)
-    if verb in SIZE_VERBS and says_size:  # 'double the size of the ball', "halve the ball's size"
-        factor = SIZE_VERBS[verb]
-        return _scale(rest, text, lambda ts, i: (factor, i) if i == len(ts) else None)
+    if verb in SIZE_VERBS and says_size:  # 'double the size of the ball', 'reduce its size by 25%'
+        scaled = _scale(rest, text, lambda ts, i: scale_args(ts, i, SIZE_VERBS[verb]))
+        if scaled is not None:
+            return scaled
     if verb in CHANGE_VERBS:
         scaled = _scale(rest, text, lambda ts, i: _size_after_change(ts, i, says_size))
         if scaled is not None:  # 'make the ball bigger', 'make it twice as big', 'make the ball shrink'

@@ -161,11 +161,12 @@ MEDIA_LINKS = {"of", "showing", "where", "with", "featuring", "that", "shows", "
 # Scale verbs and their factor when the command gives none (None: 'scale the ball' needs one).
 SCALE_VERBS: dict[str, float | None] = {
     "enlarge": 2.0, "grow": 2.0, "expand": 2.0, "magnify": 2.0, "upscale": 2.0, "upsize": 2.0, "inflate": 2.0,
-    "shrink": 0.5, "reduce": 0.5, "downscale": 0.5, "downsize": 0.5,
+    "shrink": 0.5, "downscale": 0.5, "downsize": 0.5,
     "scale": None, "resize": None, "rescale": None,
 }
-# 'double the size of the ball', "halve the ball's size": a scale edit when the command says 'size'.
-SIZE_VERBS = {"double": 2.0, "triple": 3.0, "quadruple": 4.0, "halve": 0.5}
+# 'double the size of the ball', "halve the ball's size", 'reduce its size by 25%': scale edits only when
+# the command says 'size' (or 'scale').
+SIZE_VERBS = {"double": 2.0, "triple": 3.0, "quadruple": 4.0, "halve": 0.5, "reduce": 0.5, "increase": 2.0}
 
 # --- size words (plugins/rules_parser/size.py) --------------------------------------------------
 BIGGER = {"bigger", "larger", "greater", "huger"}

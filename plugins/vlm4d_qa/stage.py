@@ -17,7 +17,6 @@ and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -27,6 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from worldsim import registry
 from worldsim.artifacts import atomic_write_json, atomic_write_text, json_safe, slugify
 from worldsim.errors import ConfigError, InputError, UnknownStageError
+from worldsim.labels import read_labels
 from worldsim.stages import Scorer, StageConfig, call_stage
 from worldsim.types import ScoreInput, ScoreResult
 from worldsim.types.qa import PROMPT_MODES, QUESTION_TYPES
@@ -101,7 +101,7 @@ class VLM4DQAScorer(Scorer):
             raise ConfigError("scorer 'vlm4d-qa' needs a generator before it in the config's stages")
         out_dir = Path(out_dir)
         run_dir = Path(inputs.run_dir)
-        labels = json.loads((run_dir / inputs.video.labels).read_text()) if inputs.video.labels else None
+        labels = read_labels(run_dir / inputs.video.labels).to_dict() if inputs.video.labels else None
         items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
                                    scene_id=scene_id(inputs.plan, inputs.seed))
         items = [it for it in items if it.question_type in cfg.question_types]

@@ -173,7 +173,7 @@ def test_errors_are_one_line_and_write_nothing(source, tmp_path):
         editor.run(EditSpec(op="recolor", target="ball", color="plaid"), source, out)
     with pytest.raises(InputError, match="does not implement 'move'; it does: extract, recolor, remove, scale"):
         editor.run(EditSpec(op="move", target="ball", direction="left"), source, out)
-    with pytest.raises(InputError, match="factor=20.0.*less than or equal to 10"):
+    with pytest.raises(InputError, match="factor=20: .*less than or equal to 10"):
         editor.run(EditSpec(op="scale", target="ball", params={"factor": 20}), source, out)
     with pytest.raises(InputError, match="no 'car' in this scene; objects: red ball, blue cube"):
         editor.run(EditSpec(op="remove", target="car"), source, out)
@@ -199,3 +199,82 @@ def test_registered_as_an_editor():
 
     with pytest.raises(ConfigError, match="threshold_floor"):
         FeatureFieldEditor({"threshold_floor": 0.95})
+
+
+# --- scale -----------------------------------------------------------------------------------------
+def test_scale_op_is_exact_about_the_contact_point_and_touches_nothing_else(tmp_path):
+    """On the generator's exact scene: x'(t) = p(t) + f (x(t) - p(t)) for the selection in every frame, the bottom
+    height kept, and every other Gaussian, basis and field bit-identical."""
+    from plugins.feature_field_editor import ops
+    from worldsim.testing import tiny_clip
+
+    tiny_clip(tmp_path / "clip")
+    scene = GaussianScene.load(tmp_path / "clip" / "scene.safetensors")
+    sel = scene.instance == 1
+    B = scene.weights.shape[1]
+    for factor in (2.0, 0.5):
+        contact = ops.contact_points(scene, sel)
+        edited = ops.scale(scene, sel, factor, contact)
+        for t in range(scene.num_frames):
+            (x, q), (x2, q2) = scene.at_frame(t), edited.at_frame(t)
+            expected = contact[t].float() + factor * (x[sel] - contact[t].float())
+            assert torch.allclose(x2[sel], expected, atol=1e-5)
+            assert torch.equal(x2[~sel], x[~sel]) and torch.equal(q2, q)  # orientations unchanged
+        assert torch.allclose(ops.bottom_heights(edited, sel), ops.bottom_heights(scene, sel), atol=1e-6)
+        assert torch.allclose(edited.log_scales[sel], scene.log_scales[sel] + np.log(factor))
+        for name in ("means", "log_scales"):
+            assert torch.equal(getattr(edited, name)[~sel], getattr(scene, name)[~sel])
+        for name in ("quats", "logit_opacities", "sh", "instance", "features"):
+            a, b = getattr(edited, name), getattr(scene, name)
+            assert (a is None and b is None) or torch.equal(a, b)
+        assert torch.equal(edited.basis_rotations[:B], scene.basis_rotations)
+        assert torch.equal(edited.basis_translations[:B], scene.basis_translations)
+        assert torch.equal(edited.weights[:, :B][~sel], scene.weights[~sel]) and not edited.weights[~sel, B:].any()
+        assert torch.allclose(edited.weights.sum(1), torch.ones(len(scene)))
+
+
+@pytest.fixture(scope="module")
+def scaled(run_dir):
+    """'Make the ball bigger' through the session layer: parser, editor, registry, new version."""
+    from worldsim.sessions import apply_edit
+
+    return apply_edit(run_dir, "Make the ball bigger")
+
+
+def test_make_the_ball_bigger(scaled, run_dir, source):
+    from safetensors.torch import load_file
+
+    version = open_version(scaled)
+    assert version.manifest["parent"] == run_dir.name and version.manifest["plan"]["edit"] == {
+        "op": "scale", "target": "ball", "params": {"factor": 2.0}}
+    assert [(o.name, o.color, o.removed) for o in version.objects] == [("ball", "red", False), ("cube", "blue", False)]
+    assert version.last_referenced == "ball"
+    m = version.manifest["metrics"]["edit"]
+    assert m["op"] == "scale" and m["factor"] == 2.0
+    assert abs(m["mask_area_ratio"] / 4.0 - 1) <= 0.15, m  # area grows by factor^2
+    assert abs(m["mask_area_ratio_all_frames"] / 4.0 - 1) <= 0.15, m
+    assert m["bottom_height_error_max"] < 1e-4, m  # the bottom stays on the ground in every frame
+    assert len(m["bottom_height_after"]) == len(m["bottom_height_before"]) == 4
+    assert m["psnr_outside_object"] >= 35, m  # nothing else changes
+    assert m["mask_iou"] >= 0.5, m
+    # Only the selected Gaussians moved; the stored scene keeps every other parameter bit for bit.
+    before = GaussianScene.load(source.scene)
+    after = GaussianScene.load(version.scene)
+    idx = load_file(str(scaled / "edit" / "selected.safetensors"))["indices"]
+    rest = torch.ones(len(before), dtype=torch.bool)
+    rest[idx] = False
+    assert torch.equal(after.means[rest], before.means[rest]) and torch.equal(after.sh, before.sh)
+    assert torch.allclose(after.means[idx], 2 * before.means[idx])
+    B = before.weights.shape[1]
+    assert torch.equal(after.basis_translations[:B], before.basis_translations) and after.weights.shape[1] > B
+
+
+def test_shrink_it_edits_the_scaled_version_again(scaled, run_dir):
+    from worldsim.sessions import apply_edit
+
+    shrunk = open_version(apply_edit(scaled, "shrink it"))
+    assert shrunk.manifest["lineage"] == [run_dir.name, scaled.name] and shrunk.manifest["parent"] == scaled.name
+    m = shrunk.manifest["metrics"]["edit"]
+    assert m["factor"] == 0.5 and m["target"] == "ball"
+    assert abs(m["mask_area_ratio_all_frames"] / 0.25 - 1) <= 0.25, m
+    assert m["bottom_height_error_max"] < 1e-4 and m["psnr_outside_object"] >= 35, m

@@ -55,3 +55,7 @@ class Labels(_Open):
     ground_palette: str | None = None
     masks: str | None = Field(default=None, description="where the masks are and what their values mean")
     objects: list[LabelObject] = Field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The labels as the JSON file holds them (for code and teachers that take a plain dict)."""
+        return self.model_dump(mode="json", exclude_unset=True)

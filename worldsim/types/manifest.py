@@ -40,3 +40,5 @@ class RunManifest(BaseModel):
     outputs: dict = Field(default_factory=dict, description="typed stage results: paths relative to the run folder")
     parent: str | None = Field(default=None, description="run folder (sibling name) this version was derived from")
     lineage: list[str] = Field(default_factory=list, description="run folders from the root generation to the parent")
+    parent_verified: bool | None = Field(default=None, description="an edit version: whether its parent's files were "
+                                         "checked against their sha256 (False: opened with --no-verify)")
