@@ -57,3 +57,20 @@ def test_override_picks_one_of_several_scorers_by_name():
     assert conformance.config["min_pixels"] == 7  # a bare kind names the first stage of that kind
     with pytest.raises(ConfigError, match="scorer:nope"):
         load_config("default", ["scorer:nope.x=1"])
+
+
+def test_deep_values_keys_and_files_are_one_line_errors(tmp_path):
+    import pytest
+
+    from worldsim.config import load_config
+    from worldsim.errors import ConfigError
+
+    deep = "[" * 5000 + "]" * 5000
+    with pytest.raises(ConfigError, match="nested too deeply; at most 32"):
+        load_config("generate-only", [f"generator.fps={deep}"])
+    with pytest.raises(ConfigError, match="has 5001 parts; at most 8"):
+        load_config("generate-only", ["generator." + ".".join(["a"] * 5000) + "=1"])
+    path = tmp_path / "deep.yaml"
+    path.write_text("stages:\n  - kind: parser\n    name: rules\n    config: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(ConfigError, match="deep.yaml' is nested too deeply"):
+        load_config(str(path))

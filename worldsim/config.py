@@ -76,8 +76,41 @@ def available_presets() -> dict[str, Path]:
     return found
 
 
+MAX_KEY_DEPTH = 8  # `--set kind.a.b.c=...`: stage settings nest a few levels at most
+MAX_VALUE_DEPTH = 32  # nesting of a value ([[...]] or {a: {b: ...}}) in an override or a preset
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of lists/dicts in `value`, counting no further than `limit` + 1 (no recursion)."""
+    stack, deepest = [(value, 0)], 0
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            break
+        if isinstance(item, dict):
+            stack += [(v, d + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, d + 1) for v in item]
+    return deepest
+
+
+def _load_yaml(text: str, what: str):
+    """yaml.safe_load with a bound on nesting: deeper documents are a ConfigError, not a RecursionError."""
+    try:
+        value = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply; at most {MAX_VALUE_DEPTH} levels are accepted") from None
+    if _depth(value, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
+        raise ConfigError(f"{what} is nested too deeply; at most {MAX_VALUE_DEPTH} levels are accepted")
+    return value
+
+
 def _parse_value(text: str):
-    value = yaml.safe_load(text)
+    try:
+        value = _load_yaml(text, f"value '{text[:40]}'")
+    except yaml.YAMLError:
+        return text  # not YAML: the text itself
     return text if value is None and text.strip() not in ("null", "~") else value
 
 
@@ -93,6 +126,8 @@ def apply_override(data: dict, override: str) -> None:
             raise ConfigError(f"override key '{parts[0]}' is not a preset field; use seed, description, or KIND.FIELD")
         data[parts[0]] = _parse_value(raw)
         return
+    if len(parts) > MAX_KEY_DEPTH:
+        raise ConfigError(f"override key '{key[:60]}...' has {len(parts)} parts; at most {MAX_KEY_DEPTH} are accepted (KIND.FIELD[.FIELD...])")
     kind, *path = parts
     kind, _, name = kind.partition(":")  # `scorer:vlm4d-qa.modes=[cot]` picks one of several scorers by name
     step = next((s for s in data.get("stages", []) if s.get("kind") == kind and name in ("", s.get("name"))), None)
@@ -113,7 +148,7 @@ def load_config(name_or_path: str = "default", overrides: list[str] | tuple[str,
     elif not (path.suffix in (".yaml", ".yml") and path.is_file()):
         raise ConfigError(f"unknown config '{name_or_path}'; available presets: {one_line(presets) or 'none'} (or a path to a .yaml file)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load_yaml(path.read_text(), f"config file '{path}'") or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
