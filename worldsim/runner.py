@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from worldsim import artifacts, plugins, registry, scene_objects
 from worldsim.config import PipelineConfig, StepConfig, load_config
 from worldsim.errors import ConfigError, InputError
+from worldsim.redact import redact
 from worldsim.stages import Stage, call_stage
 from worldsim.types import ArtifactRecord, GeneratedVideo, Plan, Reconstruction, RunManifest, ScoreInput, StageRecord
 
@@ -298,7 +299,7 @@ def finish_run(state: RunState) -> Path:
         parent=state.parent,
         lineage=state.lineage,
     )
-    artifacts.atomic_write_json(state.path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
+    artifacts.atomic_write_json(state.path / artifacts.RUN_FILE, redact(manifest.model_dump(mode="json")))
     return artifacts.RunFolder(state.root, state.run_id).commit()
 
 

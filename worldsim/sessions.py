@@ -23,6 +23,7 @@ from pathlib import Path
 from worldsim import artifacts, edit_ops, plugins, registry, runner, scene_objects
 from worldsim.config import PipelineConfig, StepConfig
 from worldsim.errors import InputError, StageContractError
+from worldsim.redact import redact
 from worldsim.stages import call_stage
 from worldsim.types import ArtifactRecord, EditResult, EditSource, Plan, ReplanResult, RunManifest, SceneObject, StageRecord
 
@@ -218,7 +219,7 @@ def _write_manifest(path: Path, parent: Version, text: str, plan: Plan, stages, 
         stages=stages, metrics=metrics, artifacts=records, outputs=outputs,
         parent=parent.path.name, lineage=parent.lineage(), parent_verified=parent.verified,
     )
-    artifacts.atomic_write_json(path / artifacts.RUN_FILE, manifest.model_dump(mode="json"))
+    artifacts.atomic_write_json(path / artifacts.RUN_FILE, redact(manifest.model_dump(mode="json")))
 
 
 def _regenerate(version: Version, result: ReplanResult, text: str) -> Path:
