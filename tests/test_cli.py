@@ -152,3 +152,33 @@ def test_sigterm_removes_the_partial_run_folder(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_out_folder_is_a_one_line_error(tmp_path, capsys):
+    import subprocess
+
+    ro = tmp_path / "RO"
+    ro.mkdir()
+    if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        assert main(["generate", "A red ball rolls left", "--config", "generate-only", "--out", str(ro)]) == 2
+        err = capsys.readouterr().err
+        assert "permission denied (PermissionError)" in err and err.count("\n") == 1 and "Traceback" not in err
+    finally:
+        subprocess.run(["chattr", "-i", str(ro)])
+    assert list(ro.iterdir()) == []
+
+
+def test_unexpected_errors_keep_their_traceback_in_a_log(tmp_path, capsys, monkeypatch):
+    from worldsim import cli
+
+    def boom(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_stages", boom)
+    assert cli.main(["stages"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: a bug" in err and "Traceback" not in err
+    log = err.split("traceback: ", 1)[1].split(";", 1)[0]
+    assert "ZeroDivisionError" in open(log).read()

@@ -16,7 +16,7 @@ import pytest
 from worldsim import plugins
 from worldsim.errors import InputError
 from worldsim.plugin_templates import KINDS, check_name, class_name, module_name, write_plugin
-from worldsim.stage_check import check_stage
+from worldsim.testing import check_stage
 
 
 @contextlib.contextmanager

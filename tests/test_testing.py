@@ -1,4 +1,4 @@
-"""worldsim.testing.check_stage (worldsim/stage_check.py): every built-in stage passes it with tiny settings, and
+"""worldsim.testing.check_stage: every built-in stage passes it with tiny settings, and
 stages that break the contract are caught with a one-line reason.
 
 Stages that need model weights get the tiny random-initialised models the plugins' own tests build (loaded from those
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from worldsim import plugins, registry
-from worldsim.stage_check import EDIT_COMMANDS, TINY_RECONSTRUCTOR, CheckReport, example_params
-from worldsim.testing import TINY_GENERATOR, check_stage, install_plugin
+from worldsim.testing import (EDIT_COMMANDS, TINY_GENERATOR, TINY_RECONSTRUCTOR, CheckReport, check_stage, example_params,
+                              install_plugin)
 
 TESTS = Path(__file__).resolve().parent
 

@@ -206,7 +206,7 @@ def cmd_plugins_check(args) -> int:
     plugin NAME; exit 0 when every check passes, 1 otherwise, 2 for an unknown name."""
     from worldsim import plugins, registry
     from worldsim.hookspecs import STAGE_KINDS
-    from worldsim.stage_check import check_stage
+    from worldsim.testing import check_stage
 
     if args.kind is not None and args.kind not in STAGE_KINDS:
         raise InputError(f"--kind '{args.kind}' is not a stage kind; accepted: {', '.join(STAGE_KINDS)}")
@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Example: worldsim generate \"{EXAMPLE}\" --seed 0",
     )
     p.add_argument("--version", action="version", version=f"worldsim {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error (also: WORLDSIM_DEBUG=1)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     g = sub.add_parser("generate", help="run the configured stages on a prompt (no server needed)",
@@ -444,13 +445,55 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+# OS errors that mean "this path cannot be used" (bad input: exit 2); any other OSError is a failure (exit 1).
+PATH_ERRORS = {PermissionError: "permission denied", IsADirectoryError: "is a directory",
+               NotADirectoryError: "a part of the path is not a directory", FileNotFoundError: "no such file or folder",
+               FileExistsError: "already exists"}
+
+
+def _os_error(exc: OSError) -> tuple[str, int]:
+    import errno
+
+    what = next((text for cls, text in PATH_ERRORS.items() if isinstance(exc, cls)), None)
+    if what is None:
+        what = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
+                errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = f" '{exc.filename}'" if exc.filename else ""
+    code = 2 if isinstance(exc, tuple(PATH_ERRORS)) or exc.errno == errno.EROFS else 1
+    return f"cannot use{where}: {what} ({type(exc).__name__})", code
+
+
+def _keep_traceback(args) -> str:
+    """Write the current exception's traceback to a log file (in the output folder when there is one)."""
+    import tempfile
+    import traceback
+    from pathlib import Path
+
+    text = traceback.format_exc()
+    for folder in (getattr(args, "out", None), tempfile.gettempdir()):
+        if not folder:
+            continue
+        try:
+            path = Path(folder) / "worldsim-error.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere (no writable folder)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every error that reaches the user is one line: exit 2 for bad input, 1 for a failure, 130 on Ctrl-C,
+    143 on SIGTERM. Unexpected exceptions keep their traceback in `worldsim-error.log` (in --out when the
+    command has one), or print it with --debug / WORLDSIM_DEBUG=1."""
     import os
     import signal
     import threading
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or bool(os.environ.get("WORLDSIM_DEBUG"))
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
@@ -465,11 +508,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("worldsim: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: one line, the traceback only when asked for
-        if os.environ.get("WORLDSIM_DEBUG"):
+    except OSError as exc:
+        if debug:
+            raise
+        message, code = _os_error(exc)
+        print(f"worldsim: error: {message}", file=sys.stderr)
+        return code
+    except RecursionError:
+        if debug:
+            raise
+        print(f"worldsim: error: the input is nested too deeply to process (traceback: {_keep_traceback(args)})", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line, the traceback in a log file or with --debug
+        if debug:
             raise
         text = " ".join(str(exc).split())[:300]
-        print(f"worldsim: internal error: {type(exc).__name__}: {text} (set WORLDSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"worldsim: internal error: {type(exc).__name__}: {text} (traceback: {_keep_traceback(args)}; "
+              f"--debug shows it)", file=sys.stderr)
         return 1
     finally:
         if previous is not None:
