@@ -58,8 +58,8 @@ def main() -> None:
                     (root / "scores").mkdir()
                     wrong = tiny_plan(color=color, direction=OPPOSITE[direction], speed=speed)
                     for src in sources:
-                        good = ConformanceScorer({"boxes": src}).run(ScoreInput(run_dir=str(root), plan=plan, seed=0, video=video), root / "scores")
-                        bad = ConformanceScorer({"boxes": src}).run(ScoreInput(run_dir=str(root), plan=wrong, seed=0, video=video), root / "scores")
+                        good = ConformanceScorer({"boxes": src}).run(ScoreInput(run_dir=str(root), plan=plan, seed=0, video=video), root / "scores").metrics
+                        bad = ConformanceScorer({"boxes": src}).run(ScoreInput(run_dir=str(root), plan=wrong, seed=0, video=video), root / "scores").metrics
                         rows[src].append({"good": good, "bad": bad})
                     levels[speed].append(rows[sources[0]][-1]["good"]["motion"]["measured_level"])
                     n += 1

@@ -95,7 +95,7 @@ def num(value):
 
 def run_scene(scene: dict, cfg, editor, root: Path) -> dict:
     from worldsim.sessions import edit_source, open_version
-    from worldsim.runner import run_pipeline
+    from worldsim.pipeline import run_pipeline
     from worldsim.types import EditSpec
 
     row = dict(scene)

@@ -1,4 +1,4 @@
-"""What Prefect adds to one default generation: direct `runner.run_pipeline` vs the deployment round trip.
+"""What Prefect adds to one default generation: direct `pipeline.run_pipeline` vs the deployment round trip.
 
 Measures the same generation (prompt, config, seed) three ways:
   direct, in-process     `worldsim.pipeline.run_pipeline(...)` in this process after one warm-up call

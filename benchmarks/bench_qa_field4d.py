@@ -83,7 +83,7 @@ def existing_run(root: Path, plan, seed: int, config: dict) -> Path | None:
 def run_scene(scene: dict, cfg, answerer, root: Path, reuse: bool = False) -> tuple[dict, list]:
     from plugins.vlm4d_qa.judge import judge
     from worldsim.qa.questions import generate_questions
-    from worldsim.runner import run_pipeline
+    from worldsim.pipeline import run_pipeline
 
     plan = plan_of(scene)
     t0 = time.perf_counter()

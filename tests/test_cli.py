@@ -68,7 +68,7 @@ def test_quick_ball_moves_right_faster_than_slow(capsys, tmp_path):
         (["generate", "Make the ball blue"], "is an edit command"),
         (["generate", PROMPT, "--config", "nope"], "unknown config 'nope'"),
         (["generate", PROMPT, "--set", "generator.width=33"], "width"),
-        (["generate", PROMPT, "--config", "generate-only", "--edit", "Make the ball blue"], "no editor stage"),
+        (["generate", PROMPT, "--config", "generate-only", "--edit", "Make the ball blue"], "has no reconstructor stage"),
         (["parse", "x" * 10_000], "10000 characters"),
     ],
 )
@@ -107,7 +107,7 @@ def test_failure_mid_run_removes_partial_folder(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ProceduralGenerator, "run", explode)
     code, _, err = run_cli(capsys, "generate", PROMPT, "--out", str(tmp_path))
-    assert code == 1 and "generator 'procedural' failed: RuntimeError: renderer crashed" in err
+    assert code == 1 and "generator 'procedural' (plugin 'procedural') failed: RuntimeError: renderer crashed" in err
     assert list(tmp_path.iterdir()) == []
 
 

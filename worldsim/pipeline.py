@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from worldsim import edit_ops, runner, sessions
 from worldsim.config import PipelineConfig, StepConfig
+from worldsim.errors import ConfigError
 from worldsim.types import Plan
 
 
@@ -37,6 +38,9 @@ class PipelineResult(BaseModel):
 
 def check_edits(edits: list[str], config: PipelineConfig, parser: str | None = None, editor: str | None = None) -> list[Plan]:
     """Parse every edit command and check it can be applied (op, params, editor); raises before any work."""
+    if edits and config.step("reconstructor") is None:
+        raise ConfigError(f"edits need a reconstructed scene, but config '{config.name}' has no reconstructor stage; "
+                          f"use a config with one (e.g. --config default)")
     plans = []
     step = sessions.parser_step(config, parser)
     for text in edits:

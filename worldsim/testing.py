@@ -998,24 +998,34 @@ def check_stage(kind: str, name: str, config: dict | None = None, *, seed: int =
     temporary folder, removed). echo: print each check as it completes (or a callable taking the line).
     Never raises for a failing stage: read `report.ok` / `report.failed`, or call `report.assert_ok()`.
     """
-    from worldsim import plugins, registry
-    from worldsim.errors import UnknownStageError
-    from worldsim.hookspecs import STAGE_KINDS
-    from worldsim.stages import check_stage_class
-
     printer = (print if echo is True else echo) if echo else None
     report = CheckReport(kind=kind, name=name)
     ck = _Checker(report, printer)
     if printer is not None:
         printer(f"{kind} '{name}':")
+    options = dict(seed=seed, workdir=workdir, generator=generator, reconstructor=reconstructor, reconstruct=reconstruct,
+                   commands=commands, edit_params=edit_params, determinism=determinism)
+    _check_stage(ck, report, kind, name, config, **options)
+    if printer is not None:
+        printer(f"{report.title}: {'passed' if report.ok else 'FAILED'}")
+    return report
+
+
+def _check_stage(ck: _Checker, report: CheckReport, kind: str, name: str, config: dict | None, *, seed, workdir, generator,
+                 reconstructor, reconstruct, commands, edit_params, determinism) -> None:
+    from worldsim import registry
+    from worldsim.errors import UnknownStageError
+    from worldsim.hookspecs import STAGE_KINDS
+    from worldsim.stages import check_stage_class
+
     if kind not in STAGE_KINDS:
         ck.add("class", False, f"unknown stage kind '{kind}'; accepted: {', '.join(STAGE_KINDS)}")
-        return report
+        return
     try:
         info = registry.get_stage_info(kind, name)
     except UnknownStageError as exc:
         ck.add("class", False, str(exc))
-        return report
+        return
     report.plugin = info.plugin
     with ck.step("class") as note:
         check_stage_class(info.cls, kind, info.plugin)
@@ -1024,13 +1034,13 @@ def check_stage(kind: str, name: str, config: dict | None = None, *, seed: int =
         note["reason"] = (f"{info.cls.__module__}.{info.cls.__qualname__} subclasses worldsim.stages.{base.__name__} "
                           f"(plugin '{info.plugin}' {version})")
     if ck.failed("class"):
-        return report
+        return
     with ck.step("config") as note:
         resolved = info.cls.make_config(config or {})
         changed = sorted(k for k in (config or {}))
         note["reason"] = f"{type(resolved).__name__} validates" + (f" ({', '.join(changed)} set)" if changed else " (defaults)")
     if ck.failed("config"):
-        return report
+        return
     owned = workdir is None
     work = Path(tempfile.mkdtemp(prefix=f"worldsim-check-{kind}-")) if owned else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -1051,6 +1061,3 @@ def check_stage(kind: str, name: str, config: dict | None = None, *, seed: int =
     finally:
         if owned:
             shutil.rmtree(work, ignore_errors=True)
-    if printer is not None:
-        printer(f"{report.title}: {'passed' if report.ok else 'FAILED'}")
-    return report

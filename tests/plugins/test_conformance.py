@@ -24,7 +24,7 @@ def right_clip(tmp_path_factory):
 
 def score(root, video, plan=None, **config):
     inputs = ScoreInput(run_dir=str(root), plan=plan or tiny_plan(), seed=0, video=video)
-    return ConformanceScorer(config).run(inputs, root / "scores")
+    return ConformanceScorer(config).run(inputs, root / "scores").metrics
 
 
 @pytest.mark.parametrize("boxes", ["labels", "color"])

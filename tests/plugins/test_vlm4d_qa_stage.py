@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from worldsim import registry
-from worldsim.errors import ConfigError, StageFailedError
+from worldsim.errors import ConfigError, StageContractError
 from worldsim.pipeline import run_pipeline
 from worldsim.runner import start_run
 from worldsim.testing import TINY_GENERATOR, install_plugin, tiny_clip, tiny_plan
@@ -101,10 +101,10 @@ def test_plan_only_video_and_answer_count_mismatch(tmp_path, oracle):
                         video=video.model_copy(update={"labels": None}))
     (tmp_path / "scores").mkdir()
     scorer = registry.get_stage("scorer", "vlm4d-qa", {"answerer": "oracle-text", "question_types": ["translational", "false_positive"]})
-    metrics = scorer.run(inputs, tmp_path / "scores")
+    metrics = scorer.run(inputs, tmp_path / "scores").metrics
     assert metrics["answer_source"] == "plan" and metrics["per_category"] == {"translational": 1.0, "false_positive": 1.0}
     short = registry.get_stage("scorer", "vlm4d-qa", {"answerer": "oracle-text", "answerer_config": {"short_by": 1}})
-    with pytest.raises(StageFailedError, match="returned 2 answers for 3 questions"):
+    with pytest.raises(StageContractError, match="answerer 'oracle-text' \\(plugin 'oracle-text'\\) returned 2 answers for 3 questions"):
         short.run(inputs, tmp_path / "scores")
 
 
@@ -134,7 +134,7 @@ def test_llm_judge_in_the_scorer(tmp_path, oracle, monkeypatch):
     monkeypatch.setattr(judge_module.LLMJudge, "from_config", staticmethod(fake_from_config))
     (tmp_path / "scores").mkdir()
     scorer = registry.get_stage("scorer", "vlm4d-qa", {"answerer": "oracle-text", "judge": "llm", "judge_model": {"model": "fake:judge"}})
-    metrics = scorer.run(inputs, tmp_path / "scores")
+    metrics = scorer.run(inputs, tmp_path / "scores").metrics
     assert seen == [{"model": "fake:judge"}] and metrics["judge"] == "llm:FakeListChatModel"
     assert metrics["overall"] == 0.0 and metrics["unanswered"] == metrics["n"] > 0
 
