@@ -72,24 +72,23 @@ def _outputs(run_dir: Path) -> dict:
     return json.loads(path.read_text()).get("outputs", {})
 
 
-def _root(run_dir: Path, outputs: dict) -> tuple[Path, dict]:
-    """(folder, outputs) of the generate run a version derives from (itself for a generate run)."""
-    if "edit" in outputs:
-        root = run_dir.parent / outputs["edit_root"]
-        return root, _outputs(root)
-    return run_dir, outputs
+def version_paths(run_dir: str | os.PathLike, outputs: dict) -> tuple[Path, Path, Path]:
+    """(root run folder, scene file, decoders file) of a run folder or edit version, from its run.json
+    `outputs`: a generate run is its own root; an edit version's root is the sibling named `edit_root`."""
+    run_dir = Path(run_dir)
+    root = run_dir.parent / outputs["edit_root"] if "edit" in outputs else run_dir
+    rec = (_outputs(root) if "edit" in outputs else outputs).get("reconstruction")
+    if rec is None:
+        raise InputError(f"run folder '{run_dir.name}' has no reconstruction; edits and scene exports need a run made "
+                         f"with a reconstructor (e.g. --config default)")
+    scene = run_dir / outputs["edit"]["scene"] if "edit" in outputs else run_dir / rec["scene"]
+    return root, scene, root / rec["decoders"]
 
 
 def _scene_paths(run_dir: str | os.PathLike) -> tuple[Path, Path]:
     """(scene file, decoders file) of a run folder or edit version."""
-    run_dir = Path(run_dir)
-    outputs = _outputs(run_dir)
-    root, root_outputs = _root(run_dir, outputs)
-    rec = root_outputs.get("reconstruction")
-    if rec is None:
-        raise InputError(f"run folder '{run_dir.name}' has no reconstruction; run it with a reconstructor (e.g. --config default)")
-    scene = run_dir / outputs["edit"]["scene"] if "edit" in outputs else run_dir / rec["scene"]
-    return scene, root / rec["decoders"]
+    _, scene, decoders = version_paths(run_dir, _outputs(Path(run_dir)))
+    return scene, decoders
 
 
 def load_scene(run_dir: str | os.PathLike) -> GaussianScene:

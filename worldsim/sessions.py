@@ -24,6 +24,7 @@ from worldsim import artifacts, edit_ops, plugins, registry, runner, scene_objec
 from worldsim.config import PipelineConfig, StepConfig
 from worldsim.errors import InputError, StageContractError
 from worldsim.redact import redact
+from worldsim.scene import version_paths
 from worldsim.stages import call_stage
 from worldsim.types import ArtifactRecord, EditResult, EditSource, Plan, ReplanResult, RunManifest, SceneObject, StageRecord
 
@@ -75,13 +76,7 @@ def open_version(run_dir: str | Path, verify: bool = True) -> Version:
         if "edit" in outputs:
             root_dir = path.parent / outputs["edit_root"]
             artifacts.verify_artifacts(root_dir, _read_manifest(root_dir).get("artifacts", []))
-    if "edit" in outputs:
-        root = path.parent / outputs["edit_root"]
-        scene = path / outputs["edit"]["scene"]
-    elif "reconstruction" in outputs:
-        root, scene = path, path / outputs["reconstruction"]["scene"]
-    else:
-        raise InputError(f"run folder '{path.name}' has no reconstruction; edits need a run made with a reconstructor (e.g. --config default)")
+    root, scene, _ = version_paths(path, outputs)
     if not scene.is_file():
         raise InputError(f"run folder '{path.name}' is missing its scene '{scene.relative_to(path) if scene.is_relative_to(path) else scene}'; it cannot be edited")
     reg = scene_objects.read_registry(path)
