@@ -1,10 +1,10 @@
 """`worldsim plugins` (list), `worldsim plugins new KIND NAME`, `worldsim plugins check NAME`.
 
 The generator template goes the whole way a plugin author goes: `plugins new`, `pip install --no-deps
---no-build-isolation -e` into this venv (a real editable install with a real entry point), `worldsim plugins check`
-and `worldsim generate` in fresh processes, `pip uninstall` at the end. Its name carries a random suffix so that
-concurrent test runs sharing the venv do not collide. Every kind's template is checked in-process by
-tests/test_plugin_templates.py."""
+--no-build-isolation -e` (a real editable install with a real entry point), `worldsim plugins check` and `worldsim
+generate` in fresh processes. The install goes into a throwaway overlay environment that sees this venv's packages
+(a .pth that adds its site-packages), so the project's own venv, and the tests running beside this one, never see
+the template. Every kind's template is checked in-process by tests/test_plugin_templates.py."""
 
 from __future__ import annotations
 
@@ -22,19 +22,31 @@ from worldsim.testing import install_plugin
 WORLDSIM = str(Path(sys.executable).with_name("worldsim"))  # the console script of this venv
 
 
-def run(*args, cwd=None, check=True):
-    proc = subprocess.run([WORLDSIM, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+def run(*args, cwd=None, check=True, python=None):
+    command = [python, "-m", "worldsim.cli"] if python else [WORLDSIM]
+    proc = subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
     if check:
         assert proc.returncode == 0, f"worldsim {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 
-def test_pip_installed_template_is_listed_checked_and_generates(tmp_path):
-    """The template through pip and real entry points. Install, use, uninstall in one test: while the editable install
-    exists, processes that started before it see its entry point but cannot import it (the editable finder is read at
-    start-up), so the window is kept short."""
-    from worldsim import plugins
+def overlay_env(folder: Path) -> str:
+    """A venv in `folder` that sees this venv's packages (worldsim included) and installs into its own site-packages;
+    returns its python."""
+    import site
+    import sysconfig
 
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    python = str(folder / "bin" / "python")
+    own = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    base = [p for p in site.getsitepackages() if Path(p).is_dir()] or [sysconfig.get_paths()["purelib"]]
+    Path(own, "_worldsim_base.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in base))
+    return python
+
+
+def test_pip_installed_template_is_listed_checked_and_generates(tmp_path):
+    """The template through pip and real entry points, installed into an overlay environment (module docstring)."""
     name = f"demo-gen-{uuid.uuid4().hex[:6]}"
     created = run("plugins", "new", "generator", name, "--dir", str(tmp_path / "src"))
     root = tmp_path / "src" / f"worldsim-{name}"
@@ -43,18 +55,14 @@ def test_pip_installed_template_is_listed_checked_and_generates(tmp_path):
     config.write_text(f"description: parse and generate with the template\nseed: 0\nstages:\n"
                       f"  - {{kind: parser, name: rules}}\n"
                       f"  - {{kind: generator, name: {name}, config: {{num_frames: 8, width: 64, height: 64}}}}\n")
-    pip = [sys.executable, "-m", "pip"]
-    install = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(root)],
-                             capture_output=True, text=True, timeout=600)
-    try:
-        assert install.returncode == 0, install.stdout + install.stderr
-        listed = run("plugins", "--json")
-        checked = run("plugins", "check", name, check=False)
-        generated = run("generate", "A red ball rolls left", "--config", str(config), "--out", str(tmp_path / "runs"),
-                        "--json", check=False)
-    finally:
-        subprocess.run([*pip, "uninstall", "-y", f"worldsim-{name}"], capture_output=True, text=True, timeout=600)
-        plugins.reset()
+    python = overlay_env(tmp_path / "env")
+    install = subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e",
+                              str(root)], capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stdout + install.stderr
+    listed = run("plugins", "--json", python=python)
+    checked = run("plugins", "check", name, check=False, python=python)
+    generated = run("generate", "A red ball rolls left", "--config", str(config), "--out", str(tmp_path / "runs"),
+                    "--json", check=False, python=python)
     row = next(r for r in json.loads(listed.stdout) if r["plugin"] == name)
     assert row["status"] == "ok" and row["distribution"] == f"worldsim-{name}" and row["stages"] == [f"generator:{name}"]
 
@@ -71,8 +79,8 @@ def test_pip_installed_template_is_listed_checked_and_generates(tmp_path):
     assert xs[-1] < xs[0]  # the square rolls left
     manifest = json.loads(Path(summary["run_json"]).read_text())
     assert manifest["plugins"][name] == "0.1.0" and manifest["stages"][1]["plugin"] == name
-    gone = run("plugins", "--json")
-    assert name not in {r["plugin"] for r in json.loads(gone.stdout)}
+    unseen = run("plugins", "--json")  # the project's venv never saw it
+    assert name not in {r["plugin"] for r in json.loads(unseen.stdout)}
 
 
 def test_new_writes_every_kind_and_refuses_bad_input(tmp_path, capsys):

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
+import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from worldsim.errors import ConfigError, StageContractError, StageFailedError, WorldsimError
 from worldsim.types import (
@@ -43,8 +46,78 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-class StageConfig(BaseModel):
-    """Base for a stage's `Config`: unknown keys are an error, not silently ignored."""
+_CONTAINERS = (list, tuple, set, frozenset)
+
+
+def _strip(annotation: Any) -> Any:
+    """`Annotated[float, Field(ge=0)]` -> float."""
+    while get_origin(annotation) is typing.Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _shape_fits(value: Any, annotation: Any) -> bool:
+    """Whether `value` (a list/tuple or a dict) is the kind of container `annotation` describes."""
+    origin = get_origin(annotation) or annotation
+    if isinstance(value, (list, tuple)):
+        return isinstance(origin, type) and issubclass(origin, _CONTAINERS + (typing.Sequence,))
+    if isinstance(value, dict):
+        return (isinstance(origin, type) and issubclass(origin, dict)) or (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel))
+    return False
+
+
+def bool_for_number(value: Any, annotation: Any) -> bool:
+    """Whether `value` holds a boolean where `annotation` wants a number: `int`, `float`, `int | None`, or an
+    element of `list[float]`, `tuple[float, float]`, `dict[str, float]`, or a field of a plain nested model.
+    YAML reads `true` as a boolean and pydantic would take it as 1; a number field never means a switch."""
+    annotation = _strip(annotation)
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [_strip(a) for a in get_args(annotation)]
+        if isinstance(value, bool):
+            return bool not in args and Any not in args and any(a in (int, float) for a in args)
+        fitting = [a for a in args if _shape_fits(value, a)]
+        return bool(fitting) and all(bool_for_number(value, a) for a in fitting)
+    if isinstance(value, bool):
+        return annotation in (int, float)
+    if isinstance(value, (list, tuple)) and _shape_fits(value, annotation):
+        args = get_args(annotation)
+        if not args:
+            return False
+        if (origin is tuple) and not (len(args) == 2 and args[1] is Ellipsis):
+            return any(bool_for_number(v, a) for v, a in zip(value, args))
+        return any(bool_for_number(v, args[0]) for v in value)
+    if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if issubclass(annotation, SettingsModel):
+            return False  # it checks its own fields, naming the nested key
+        fields = annotation.model_fields
+        return any(k in fields and bool_for_number(v, fields[k].annotation) for k, v in value.items())
+    if isinstance(value, dict) and _shape_fits(value, annotation):
+        args = get_args(annotation)
+        return len(args) == 2 and any(bool_for_number(v, args[1]) for v in value.values())
+    return False
+
+
+class SettingsModel(BaseModel):
+    """Base of stage settings (`StageConfig`) and of the settings models nested in them (a reconstructor's
+    `train`, a generator's `guidance`): unknown keys are an error, and a number field (int, float, also inside
+    lists, tuples and dicts) rejects true/false instead of reading it as 1/0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is not None and bool_for_number(value, field.annotation):
+            raise PydanticCustomError("bool_not_number", "a number is expected, not true/false")
+        return value
+
+
+class StageConfig(SettingsModel):
+    """Base for a stage's `Config`: unknown keys are an error, not silently ignored; numbers reject booleans
+    (`SettingsModel`). Nested settings models subclass `SettingsModel` to get the same checks."""
 
     model_config = ConfigDict(extra="forbid")
 
