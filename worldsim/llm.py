@@ -23,9 +23,10 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from worldsim.errors import ConfigError, MissingDependencyError
+from worldsim.stages import SettingsModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models import BaseChatModel
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PLACEHOLDER_KEY = "not-needed"
 
 
-class ChatModelConfig(BaseModel):
+class ChatModelConfig(SettingsModel):
     """Which chat model to ask: a model name ('provider:name', or the name served at base_url), where, how."""
 
     model_config = ConfigDict(extra="forbid")

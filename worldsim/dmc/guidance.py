@@ -50,26 +50,29 @@ API (stable; other backends import it):
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from worldsim.errors import ConfigError, InputError
+from worldsim.stages import SettingsModel
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
-class GuidanceSettings(BaseModel):
+class GuidanceSettings(SettingsModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="apply Directional Motion Control; off still records the attention maps")
-    eta: float = Field(100.0, ge=0, description="guidance strength eta (Mojito's best: 100)")
-    lam: float = Field(0.1, ge=0, description="weight lambda of the temporal smoothness term T_s")
-    steps: int = Field(10, ge=0, description="guide the first K denoising steps (K <= num_inference_steps)")
+    eta: float = Field(100.0, ge=0, le=10_000, description="guidance strength eta (Mojito's best: 100; at most 10000)")
+    lam: float = Field(0.1, ge=0, le=100, description="weight lambda of the temporal smoothness term T_s (0..100)")
+    steps: int = Field(10, ge=0, le=1000, description="guide the first K denoising steps (K <= num_inference_steps <= 1000)")
     iterations: int = Field(1, ge=1, le=50, description="gradient updates of the latents per guided step")
-    max_sigma: float = Field(15.0, gt=0, description="cap on sigma_t (infinite at the first step of zero-SNR and "
+    max_sigma: float = Field(15.0, gt=0, le=10_000, description="cap on sigma_t (infinite at the first step of zero-SNR and "
                              "flow-matching schedules); 15 is about Stable Diffusion's sigma_t at t = T")
     layers: list[str] | None = Field(None, description="attention-module name prefixes to guide; None = the backend "
                                      "default (UNet: mid block and first up blocks; DiT: the middle band of blocks)")
-    band: tuple[float, float] = Field((0.3, 0.6), description="DiT default layers: this fraction range of the transformer blocks")
+    band: tuple[Fraction, Fraction] = Field((0.3, 0.6), description="DiT default layers: this fraction range of the transformer blocks")
 
     @model_validator(mode="after")
     def _band_ordered(self) -> "GuidanceSettings":
