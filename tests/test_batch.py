@@ -265,3 +265,194 @@ def test_a_parser_that_reads_other_parameters_fails_the_scene(tmp_path):
                       direction="up" if scene.direction != "up" else "down", speed=scene.speed)
     with pytest.raises(InputError, match=f"scene {scene.id}: the parser read .* from '{scene.prompt}'"):
         batch._check_plan(scene, wrong)
+
+
+# --- failure isolation ---------------------------------------------------------------------------------
+
+
+def _failures(out: Path) -> list[dict]:
+    path = out / batch.FAILURES_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "worldsim.cli", *argv], capture_output=True, text=True, env=env)
+
+
+def test_acceptance_two_failing_scenes_of_twenty_are_recorded_then_retried(tmp_path):
+    """20 scenes, 2 of which cannot write their video (videos/<index>.mp4 is a folder): 18 records, a
+    failures file naming exactly those 2, exit 1 without a traceback; --retry-failed after removing the
+    cause completes them and the folder validates."""
+    path = _write(tmp_path, tiny_batch_spec(num_scenes=20, runner="threads", workers=2))
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(path))
+    bad = [scenes[3], scenes[11]]
+    for s in bad:
+        (out / s.video).mkdir(parents=True)
+
+    proc = _cli("batch", str(path), "--out", str(out), "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("worldsim: error: 2 of 20 scenes failed") and "--retry-failed" in err[0]
+    summary = json.loads(proc.stdout)
+    assert summary["scenes"] == 18 and summary["failed"] == 2
+    assert summary["failures_file"] == str(out / batch.FAILURES_FILE) and summary["failures_file"] in err[0]
+    assert len(list((out / "records").glob("*.json"))) == 18
+    failures = _failures(out)
+    assert [f["scene"] for f in failures] == [s.id for s in bad] and [f["index"] for f in failures] == [3, 11]
+    for f, s in zip(failures, bad):
+        assert f["stage"] == "export"
+        assert f["error"].startswith("IsADirectoryError: ") and str(out / s.video) in f["error"] and "\n" not in f["error"]
+    manifest = json.loads((out / datasets.MANIFEST).read_text())
+    assert manifest["num_scenes"] == 18 and manifest["failed"] == 2 and batch.FAILURES_FILE in manifest["files"]
+    assert not any(s.id in rel for s in bad for rel in manifest["files"])
+    assert "2 of the spec's 20 scenes failed" in (out / datasets.CARD).read_text()
+    # the dataset of the 18 is whole; as a dataset of the spec it is incomplete
+    incomplete = _cli("dataset", "validate", str(out))
+    assert incomplete.returncode == 2 and len(incomplete.stderr.strip().splitlines()) == 1
+    assert f"{out / batch.FAILURES_FILE}: 2 of the spec's 20 scenes failed" in incomplete.stderr and "--retry-failed" in incomplete.stderr
+    assert _cli("dataset", "validate", str(out), "--allow-failed").returncode == 0
+
+    for s in bad:
+        (out / s.video).rmdir()
+    retry = _cli("batch", str(path), "--out", str(out), "--json", "--retry-failed")
+    assert retry.returncode == 0, retry.stderr
+    again = json.loads(retry.stdout)
+    assert (again["scenes"], again["failed"], again["skipped"], again["recovered"]) == (20, 0, 18, 2)
+    assert again["failures_file"] is None and not (out / batch.FAILURES_FILE).exists()
+    ok = _cli("dataset", "validate", str(out))
+    assert ok.returncode == 0 and ok.stdout.startswith(f"valid: {out} (scenes 20,"), ok.stderr
+    assert "failed" not in (out / datasets.CARD).read_text()
+
+
+def _explode_on(monkeypatch, seeds: set[int], error: BaseException) -> None:
+    from plugins.procedural.stage import ProceduralGenerator
+
+    real = ProceduralGenerator.run
+
+    def run(self, plan, seed, out_dir):
+        if seed in seeds:
+            raise error
+        return real(self, plan, seed, out_dir)
+
+    monkeypatch.setattr(ProceduralGenerator, "run", run)
+
+
+def test_a_failing_stage_is_named_and_a_normal_rerun_retries_it(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec()))
+    _explode_on(monkeypatch, {scenes[1].seed}, RuntimeError("renderer crashed\nsecond line"))
+    summary = batch.run_batch(tiny_batch_spec(), out)
+    assert (summary["scenes"], summary["failed"], summary["synthesized"]) == (5, 1, 5)
+    assert _failures(out) == [{"scene": scenes[1].id, "index": 1, "stage": "generator",
+                               "error": "generator 'procedural' (plugin 'procedural') failed: RuntimeError: renderer crashed second line"}]
+    assert not (out / "runs" / scenes[1].id).exists() and not list((out / "runs").glob(".*"))
+    counts = datasets.validate_dataset(out, allow_failed=True)
+    assert (counts["scenes"], counts["failed"]) == (5, 1)
+
+    # still failing, now for another reason: the entry is replaced, not added
+    _explode_on(monkeypatch, {scenes[1].seed}, OSError(28, "No space left on device"))
+    again = batch.run_batch(tiny_batch_spec(), out)
+    assert again["failed"] == 1 and again["skipped"] == 5
+    assert [(f["scene"], f["stage"]) for f in _failures(out)] == [(scenes[1].id, "generator")]
+    assert "No space left on device" in _failures(out)[0]["error"]
+
+    monkeypatch.undo()
+    fixed = batch.run_batch(tiny_batch_spec(), out)  # a normal re-run redoes the failed scene too
+    assert (fixed["scenes"], fixed["failed"], fixed["synthesized"], fixed["skipped"]) == (6, 0, 1, 5)
+    assert not (out / batch.FAILURES_FILE).exists()
+    assert datasets.validate_dataset(out)["scenes"] == 6
+
+
+def test_retry_failed_runs_only_the_failed_scenes(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec()))
+    _explode_on(monkeypatch, {scenes[0].seed, scenes[4].seed}, ValueError("bad pixels"))
+    batch.run_batch(tiny_batch_spec(), out)
+    assert [f["index"] for f in _failures(out)] == [0, 4]
+    monkeypatch.undo()
+    (out / "records" / f"{scenes[2].id}.json").unlink()  # an unfinished scene that did not fail: not retried
+    with pytest.raises(InputError, match="1 scenes of .* are not finished .*without --retry-failed"):
+        batch.run_batch(tiny_batch_spec(), out, retry_failed=True)
+    assert not (out / batch.FAILURES_FILE).exists()
+    assert all((out / "records" / f"{s.id}.json").is_file() for s in (scenes[0], scenes[4]))
+    assert batch.run_batch(tiny_batch_spec(), out)["recovered"] == 1
+    assert datasets.validate_dataset(out)["scenes"] == 6
+
+
+@pytest.mark.parametrize("runner", ["none", "threads"])
+def test_an_interrupt_stops_the_batch_and_is_not_a_failure(tmp_path, monkeypatch, runner):
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec()))
+    _explode_on(monkeypatch, {scenes[2].seed}, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch(tiny_batch_spec(), out, runner=runner, workers=1)
+    assert not (out / batch.FAILURES_FILE).exists() and not (out / datasets.MANIFEST).exists()
+    assert not (out / "runs" / scenes[2].id).exists() and not list((out / "runs").glob(".*"))
+
+
+def test_a_failure_recorded_before_an_interrupt_is_kept(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec()))
+    _explode_on(monkeypatch, {scenes[1].seed}, RuntimeError("boom"))
+    from plugins.procedural.stage import ProceduralGenerator
+
+    failing = ProceduralGenerator.run
+
+    def run(self, plan, seed, out_dir):
+        if seed == scenes[3].seed:
+            raise KeyboardInterrupt()
+        return failing(self, plan, seed, out_dir)
+
+    monkeypatch.setattr(ProceduralGenerator, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch(tiny_batch_spec(), out)
+    assert [f["scene"] for f in _failures(out)] == [scenes[1].id]
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: d, "is a folder"),
+    (lambda d: (d / "list.yaml", (d / "list.yaml").write_text("- 1\n- 2\n"))[0], "holds a list, not a mapping of fields"),
+    (lambda d: (d / "empty.yaml", (d / "empty.yaml").write_text(""))[0], "is empty, not a mapping of fields"),
+    (lambda d: (d / "bad.yaml", (d / "bad.yaml").write_text("a: [\n"))[0], "is not valid YAML (line 2, column 1"),
+    (lambda d: (d / "bin.yaml", (d / "bin.yaml").write_bytes(b"\x89PNG\x00\xff"))[0], "is not a text file"),
+    (lambda d: d / "missing.yaml", "does not exist"),
+])
+def test_spec_that_is_not_a_yaml_mapping_file_is_one_line(tmp_path, make, words):
+    from worldsim.errors import WorldsimError
+
+    spec = make(tmp_path)
+    with pytest.raises(WorldsimError) as err:
+        batch.load_spec(spec)
+    msg = str(err.value)
+    assert msg.startswith(f"batch spec '{spec}' ") and words in msg and "YAML (or JSON) file holding a mapping" in msg
+    assert err.value.exit_code == 2 and "\n" not in msg
+
+
+def test_cli_spec_folder_is_exit_2(tmp_path):
+    proc = _cli("batch", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"batch spec '{tmp_path}' is a folder" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_scene_failed_error_pickles():
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(batch.SceneFailedError("000001-x", "export", "IsADirectoryError: x")))
+    assert (exc.scene_id, exc.stage, exc.error) == ("000001-x", "export", "IsADirectoryError: x")
+    assert str(exc) == "scene 000001-x failed at export: IsADirectoryError: x"
+
+
+@pytest.mark.slow
+def test_dask_runner_records_failures(tmp_path):
+    out = tmp_path / "ds"
+    scenes = batch_scenes.enumerate_scenes(batch.load_spec(tiny_batch_spec(num_scenes=3)))
+    (out / scenes[1].video).mkdir(parents=True)
+    summary = batch.run_batch(tiny_batch_spec(num_scenes=3), out, runner="dask", workers=2)
+    assert (summary["scenes"], summary["failed"]) == (2, 1)
+    assert [(f["scene"], f["stage"]) for f in _failures(out)] == [(scenes[1].id, "export")]
+    assert datasets.validate_dataset(out, allow_failed=True)["failed"] == 1

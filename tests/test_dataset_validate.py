@@ -134,3 +134,116 @@ def test_cli_card_prints_the_card(ds):
     assert proc.returncode == 0 and proc.stdout == (ds / "README.md").read_text()
     missing = subprocess.run([sys.executable, "-m", "worldsim.cli", "dataset", "card", str(ds / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and "README.md does not exist" in missing.stderr
+
+
+# --- every field typed ----------------------------------------------------------------------------------
+
+
+def _edit_json(ds: Path, rel: str, change) -> None:
+    data = json.loads((ds / rel).read_text())
+    change(data)
+    (ds / rel).write_text(json.dumps(data))
+    if rel != "manifest.json":
+        _rehash(ds, rel)
+
+
+def _edit_line(ds: Path, rel: str, n: int, change) -> None:
+    lines = (ds / rel).read_text().splitlines()
+    row = json.loads(lines[n])
+    lines[n] = json.dumps(change(row) or row)
+    (ds / rel).write_text("\n".join(lines) + "\n")
+    _rehash(ds, rel)
+
+
+def _first_record(ds: Path) -> str:
+    return f"records/{sorted((ds / 'records').glob('*.json'))[0].name}"
+
+
+def _first_run_json(ds: Path) -> str:
+    return f"runs/{sorted((ds / 'runs').iterdir())[0].name}/run.json"
+
+
+def _set(path: list, value):
+    def change(data):
+        for key in path[:-1]:
+            data = data[key]
+        data[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("rel, tamper, words", [
+    ("manifest.json", lambda ds: _edit_json(ds, "manifest.json", _set(["files", "videos/000001.mp4"], 5)),
+     "entry 'videos/000001.mp4': expected a mapping (JSON object) (got 5)"),
+    ("manifest.json", lambda ds: _edit_json(ds, "manifest.json", _set(["files", "videos/000001.mp4", "bytes"], "12")),
+     "entry 'videos/000001.mp4': bytes: Input should be a valid integer (got '12')"),
+    ("manifest.json", lambda ds: (ds / "manifest.json").write_text("[1, 2]"), "expected a mapping (JSON object) (got [1, 2])"),
+    ("manifest.json", lambda ds: _edit_json(ds, "manifest.json", lambda m: m["files"].update({"../outside": m["files"]["README.md"]})),
+     "'../outside' is not a relative path inside the dataset folder"),
+    ("spec.json", lambda ds: _edit_json(ds, "spec.json", _set(["spec", "num_scenes"], "4")),
+     "spec: num_scenes: Input should be a valid integer (got '4')"),
+    (_first_record, lambda ds: _edit_json(ds, _first_record(ds), _set(["fps"], "8")), "fps: Input should be a valid integer (got '8')"),
+    (_first_record, lambda ds: _edit_json(ds, _first_record(ds), _set(["questions", 0], 7)),
+     "questions[0]: expected a mapping (JSON object) (got 7)"),
+    (_first_record, lambda ds: _edit_json(ds, _first_record(ds), _set(["dense", "objects", 0, "masks", 0], [1, 2])),
+     "dense: objects[0].masks[0]: expected a mapping (JSON object) (got [1, 2])"),
+    (_first_run_json, lambda ds: _edit_json(ds, _first_run_json(ds), _set(["artifacts", 0, "sha256"], None)),
+     "artifacts[0].sha256: Input should be a valid string (got None)"),
+    (_first_run_json, lambda ds: _edit_json(ds, _first_run_json(ds), _set(["artifacts", 0, "path"], "../../x")),
+     "artifacts[0].path: '../../x' is not a relative path inside the dataset folder"),
+    ("sharegpt_train.jsonl", lambda ds: _edit_line(ds, "sharegpt_train.jsonl", 0, _set(["videos", 0], {"a": 1})),
+     "line 1: videos[0]: Input should be a valid string (got {'a': 1})"),
+    ("sharegpt_train.jsonl", lambda ds: _edit_line(ds, "sharegpt_train.jsonl", 0, _set(["messages", 1, "role"], "bot")),
+     "line 1: messages[1].role: Input should be 'user' or 'assistant' (got 'bot')"),
+    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0], "x")), "entry 0: expected a mapping (JSON object) (got 'x')"),
+    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0, "seed"], "7")), "entry 0: seed: "),
+    ("dense_val.jsonl", lambda ds: _edit_line(ds, "dense_val.jsonl", 0, _set(["objects", 0, "boxes", 0], "box")),
+     "line 1: objects[0].boxes[0]: expected a list (got 'box')"),
+])
+def test_wrong_field_type_is_one_line_naming_file_entry_and_field(ds, rel, tamper, words):
+    rel = rel(ds) if callable(rel) else rel
+    tamper(ds)
+    _fails(ds, rel, words)
+
+
+def test_cli_manifest_entry_that_is_a_number_is_exit_2(ds):
+    _edit_json(ds, "manifest.json", _set(["files", "videos/000001.mp4"], 5))
+    proc = subprocess.run([sys.executable, "-m", "worldsim.cli", "dataset", "validate", str(ds)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"worldsim: error: {ds / 'manifest.json'}: entry 'videos/000001.mp4': expected a mapping (JSON object) (got 5)"]
+
+
+# --- the failures file -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_failure(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("with-failure") / "ds"
+    spec = tiny_batch_spec(num_scenes=4, splits={"train": 0.5, "val": 0.25, "test": 0.25})
+    (out / "videos" / "000002.mp4").mkdir(parents=True)
+    assert batch.run_batch(spec, out)["failed"] == 1
+    (out / "videos" / "000002.mp4").rmdir()
+    return out
+
+
+def test_failed_scenes_fail_validation_unless_allowed(with_failure, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(with_failure, ds)
+    _fails(ds, "failures.jsonl", "1 of the spec's 4 scenes failed (first: scene 000002-")
+    assert datasets.validate_dataset(ds, allow_failed=True)["failed"] == 1
+    ok = subprocess.run([sys.executable, "-m", "worldsim.cli", "dataset", "validate", str(ds), "--allow-failed"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "failed 1" in ok.stdout
+
+
+def test_failures_file_is_checked(with_failure, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(with_failure, ds)
+    rel = "failures.jsonl"
+    _edit_line(ds, rel, 0, _set(["index"], "2"))
+    with pytest.raises(InputError, match=r"failures.jsonl: line 1: index: Input should be a valid integer \(got '2'\)"):
+        datasets.validate_dataset(ds, allow_failed=True)
+    _edit_line(ds, rel, 0, _set(["index"], 1))
+    with pytest.raises(InputError, match="failures.jsonl: line 1: scene '000002-.*' \\(index 1\\) is not a scene of the spec"):
+        datasets.validate_dataset(ds, allow_failed=True)
+    (ds / rel).unlink()
+    _fails(ds, rel, "listed in manifest.json but missing")

@@ -129,3 +129,17 @@ def test_card_counts_per_category_object_and_split(dataset):
     assert "| (all objects) | " + " | ".join(str(n) for n in splits.values()) + " | 8 |" in card
     for category in ("translational", "counting", "false_positive", "caption"):
         assert f"| {category} |" in card
+
+
+def test_card_and_manifest_count_failed_scenes(tmp_path, dataset):
+    from worldsim.types.batch import SceneFailure
+
+    spec = batch.load_spec(json.loads((dataset / "spec.json").read_text())["spec"])
+    scenes = batch_scenes.enumerate_scenes(spec)
+    records = datasets.load_records(dataset, [s.id for s in scenes])
+    card = datasets.dataset_card(spec, records[:6], {"stages": []}, failed=2)
+    assert "- scenes: 6; 2 of the spec's 8 scenes failed and are not included (listed in `failures.jsonl`" in card
+    assert "- `failures.jsonl`: the scenes that failed" in card
+    assert "failed" not in datasets.dataset_card(spec, records, {"stages": []})
+    failure = SceneFailure(scene=scenes[7].id, index=7, stage="export", error="IsADirectoryError: x")
+    assert datasets.failures_text([failure]) == json.dumps(failure.model_dump(), sort_keys=True) + "\n"

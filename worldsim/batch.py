@@ -8,7 +8,15 @@ Resumable and idempotent: a scene is finished when its run folder is committed a
 exists; re-running skips finished scenes, rebuilds the record of a committed run that lacks one, and
 redoes a scene whose run was interrupted (its `runs/.<scene-id>.partial` folder is removed first). The
 exports, the card and the manifest are rebuilt from the record files at the end, so they never hold a
-scene twice. Scenes, their ids, seeds and splits are a pure function of the spec's content, so a re-run
+scene twice.
+
+Failure isolation: a scene that fails (any error of its stages, its run folder, its video export or its
+record; not an interrupt, which stops the batch) is written to `failures.jsonl` (one SceneFailure per
+line: scene id, index, stage, one-line error; the file is rewritten atomically after each change) and
+the batch goes on. The exports, card and manifest are built from the scenes that succeeded and say how
+many failed; `run_batch`'s summary counts them. A re-run redoes every unfinished scene, failed ones
+included; `retry_failed=True` (`worldsim batch --retry-failed`) redoes only the failed ones. A scene
+that succeeds leaves the file; the file is removed when it lists none. Scenes, their ids, seeds and splits are a pure function of the spec's content, so a re-run
 maps to the same ids; re-running into a folder made from a different spec is refused.
 
 Scenes run in parallel on threads (default), a Dask cluster (local or a scheduler address), or one
@@ -35,9 +43,33 @@ from worldsim.config import PipelineConfig, load_config
 from worldsim.errors import ConfigError, InputError, WorldsimError
 from worldsim.io import datasets
 from worldsim.labels import read_labels
-from worldsim.types.batch import EXECUTION_FIELDS, SPLITS, BatchSpec, Scene, SceneRecord
+from worldsim.types.batch import EXECUTION_FIELDS, SPLITS, BatchSpec, Scene, SceneFailure, SceneRecord
 
 LOCK_FILE = ".batch.lock"
+FAILURES_FILE = datasets.FAILURES
+ERROR_CHARS = 500  # a failure's error line is cut to this length
+
+
+class SceneFailedError(WorldsimError):
+    """One scene of a batch failed: `stage` is where (a stage kind, 'run', 'export' or 'record'), `error`
+    the one-line error; the original exception is the `__cause__` (where it was raised in this process)."""
+
+    exit_code = 1
+
+    def __init__(self, scene_id: str, stage: str, error: str):
+        super().__init__(f"scene {scene_id} failed at {stage}: {error}")
+        self.scene_id, self.stage, self.error = scene_id, stage, error
+
+    def __reduce__(self):  # picklable across Dask worker processes
+        return type(self), (self.scene_id, self.stage, self.error)
+
+
+def error_line(exc: BaseException) -> str:
+    """A worldsim error's message, or `Type: message` for any other exception, on one line."""
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, WorldsimError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
 
 
 # --- the spec ------------------------------------------------------------------------------------------
@@ -61,14 +93,27 @@ def load_spec(source: str | os.PathLike | dict | BatchSpec, **overrides: Any) ->
     else:
         path = Path(source)
         name = str(path)
+        accepted = "a batch spec is a YAML (or JSON) file holding a mapping of fields (num_scenes, objects, colors, ...), e.g. configs/batch/example.yaml"
+        if path.is_dir():
+            raise InputError(f"batch spec '{path}' is a folder; {accepted}")
+        if path.exists() and not path.is_file():
+            raise InputError(f"batch spec '{path}' is not a regular file; {accepted}")
         try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"batch spec '{path}' does not exist; see configs/batch/example.yaml") from None
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError):
+            raise InputError(f"batch spec '{path}' does not exist; {accepted}") from None
+        except PermissionError:
+            raise InputError(f"batch spec '{path}' cannot be read (permission denied)") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"batch spec '{path}' is not a text file; {accepted}") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"batch spec '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"batch spec '{path}' is not valid YAML ({where}{problem}); {accepted}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"batch spec '{path}' must hold a mapping of fields (num_scenes, objects, colors, ...)")
+            got = "is empty" if data is None else f"holds a {type(data).__name__}"
+            raise ConfigError(f"batch spec '{path}' {got}, not a mapping of fields; {accepted}")
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return BatchSpec.model_validate(data)
@@ -198,34 +243,49 @@ def _check_plan(scene: Scene, plan) -> None:
                          f"expected {want['objects']} {want['motion']}")
 
 
-def _run_scene(scene: Scene, out: Path, config: PipelineConfig) -> Path:
+class _Where:
+    """Where a scene is (for its failure record): a stage kind, 'run', 'export' or 'record'."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+
+
+def _run_scene(scene: Scene, out: Path, config: PipelineConfig, where: _Where | None = None) -> Path:
     from worldsim import runner
     from worldsim.pipeline import run
 
+    where = where or _Where("run")
     _, partial, _ = _paths(out, scene)
     shutil.rmtree(partial, ignore_errors=True)
 
     def run_one(st: runner.RunState, step) -> runner.RunState:
+        where.phase = step.kind
         st = runner.run_step(st, step)
         if step.kind == "parser":
             _check_plan(scene, st.plan)
+        where.phase = "run"  # between stages and after the last one: committing the run folder
         return st
 
     # Run folders are named by scene (not by time), so an interrupted scene is found again.
+    where.phase = "run"
     return run(scene.prompt, config=config, seed=scene.seed, output_dir=out / datasets.RUNS_DIR,
-                        run_id=scene.id, run_one=run_one).run_dir
+               run_id=scene.id, run_one=run_one).run_dir
 
 
-def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) -> SceneRecord:
+def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float, where: _Where | None = None) -> SceneRecord:
     from worldsim.types import GeneratedVideo, Plan
 
+    where = where or _Where("record")
+    where.phase = "record"
     run_dir, _, rec_path = _paths(out, scene)
     manifest = json.loads((run_dir / artifacts.RUN_FILE).read_text())
     video = GeneratedVideo.model_validate(manifest["outputs"]["video"])
     plan = Plan.model_validate(manifest["plan"])
     _check_plan(scene, plan)
+    where.phase = "export"
     with artifacts.atomic_path(out / scene.video) as tmp:
         shutil.copyfile(run_dir / video.video, tmp)
+    where.phase = "record"
     labels = read_labels(run_dir / video.labels).to_dict() if video.labels else None
     dense = None
     if labels is not None and video.arrays:
@@ -248,42 +308,123 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float) 
 def synthesize_scene(scene: Scene, out_dir: str | Path, config: PipelineConfig, questions: bool = True,
                      torch_threads: int | None = None) -> dict:
     """Make one scene's run and record unless they exist; returns {id, status, wall_s} with status
-    'skipped' (finished before), 'recovered' (committed run, record rebuilt) or 'synthesized'."""
+    'skipped' (finished before), 'recovered' (committed run, record rebuilt) or 'synthesized'.
+    Any error is raised as a SceneFailedError naming the stage (or 'run', 'export', 'record'), with the
+    original error as its cause; interrupts (KeyboardInterrupt, SIGTERM) pass through unchanged."""
     t0 = time.perf_counter()
     out = Path(out_dir)
-    if is_done(scene, out):
-        return {"id": scene.id, "status": "skipped", "wall_s": 0.0}
-    if torch_threads:
-        import torch
+    where = _Where("record")
+    try:
+        if is_done(scene, out):
+            return {"id": scene.id, "status": "skipped", "wall_s": 0.0}
+        if torch_threads:
+            import torch
 
-        torch.set_num_threads(torch_threads)
-    run_dir, _, rec_path = _paths(out, scene)
-    rec_path.unlink(missing_ok=True)
-    status = "recovered"
-    if not (run_dir / artifacts.RUN_FILE).is_file():
-        shutil.rmtree(run_dir, ignore_errors=True)
-        _run_scene(scene, out, config)
-        status = "synthesized"
-    record = _derive_record(scene, out, questions, t0)
+            torch.set_num_threads(torch_threads)
+        run_dir, _, rec_path = _paths(out, scene)
+        rec_path.unlink(missing_ok=True)
+        status = "recovered"
+        if not (run_dir / artifacts.RUN_FILE).is_file():
+            where.phase = "run"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            _run_scene(scene, out, config, where)
+            status = "synthesized"
+        record = _derive_record(scene, out, questions, t0, where)
+    except SceneFailedError:
+        raise
+    except Exception as exc:
+        raise SceneFailedError(scene.id, where.phase, error_line(exc)) from exc
     return {"id": scene.id, "status": status, "wall_s": record.wall_s}
 
 
+def failed_result(scene: Scene, stage: str, error: str, wall_s: float = 0.0) -> dict:
+    """The result of a failed scene: {id, status: 'failed', stage, error, wall_s}."""
+    return {"id": scene.id, "status": "failed", "stage": stage, "error": error, "wall_s": round(wall_s, 4)}
+
+
+def try_scene(scene: Scene, out_dir: str | Path, config: PipelineConfig, questions: bool = True,
+              torch_threads: int | None = None) -> dict:
+    """`synthesize_scene` with a failure returned (`failed_result`) instead of raised; interrupts pass through."""
+    t0 = time.perf_counter()
+    try:
+        return synthesize_scene(scene, out_dir, config, questions, torch_threads)
+    except SceneFailedError as exc:
+        return failed_result(scene, exc.stage, exc.error, time.perf_counter() - t0)
+
+
+# --- the failures file ---------------------------------------------------------------------------------
+
+
+def _write_failures(out: Path, failures) -> None:
+    failures = list(failures)
+    if failures:
+        artifacts.atomic_write_text(out / FAILURES_FILE, datasets.failures_text(failures))
+    else:
+        (out / FAILURES_FILE).unlink(missing_ok=True)
+
+
+class FailureLog:
+    """`failures.jsonl` of a batch folder, kept in step with scene results: a failed result replaces the
+    scene's entry, a finished one removes it. Entries of scenes of `scenes` that are finished are dropped
+    on opening. Written atomically, at most once every `min_interval_s` while scenes run and on `flush`
+    (call it in a `finally`, so failures recorded before an interrupt are kept)."""
+
+    def __init__(self, out_dir: str | Path, scenes: list[Scene], min_interval_s: float = 1.0):
+        self.out = Path(out_dir)
+        self.scenes = {s.id: s for s in scenes}
+        self.min_interval_s = min_interval_s
+        listed = datasets.read_failures(self.out)
+        self.entries = {f.scene: f for f in listed if not (f.scene in self.scenes and is_done(self.scenes[f.scene], self.out))}
+        self._dirty = len(self.entries) != len(listed)
+        self._written = 0.0
+        self.flush()
+
+    def __contains__(self, scene_id: str) -> bool:
+        return scene_id in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def update(self, result: dict) -> None:
+        sid = result["id"]
+        if result["status"] == "failed":
+            scene = self.scenes[sid]
+            self.entries[sid] = SceneFailure(scene=sid, index=scene.index, stage=result["stage"], error=result["error"])
+        elif self.entries.pop(sid, None) is None:
+            return
+        self._dirty = True
+        if time.monotonic() - self._written >= self.min_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._dirty:
+            _write_failures(self.out, self.entries.values())
+            self._dirty = False
+            self._written = time.monotonic()
+
+
 def finalize(spec: BatchSpec, out_dir: str | Path, config: PipelineConfig, scenes: list[Scene]) -> dict:
-    """Rebuild the exports, card and manifest from the scene records; every scene must be finished."""
+    """Rebuild the exports, card and manifest from the records of the finished scenes. Scenes listed in the
+    failures file are left out (and counted in the card and manifest); any other unfinished scene is an error."""
     out = Path(out_dir)
-    missing = [s.id for s in scenes if not is_done(s, out)]
+    listed = {f.scene: f for f in datasets.read_failures(out)}
+    done = [s for s in scenes if is_done(s, out)]
+    done_ids = {s.id for s in done}
+    failures = [listed[s.id] for s in scenes if s.id not in done_ids and s.id in listed]
+    missing = [s.id for s in scenes if s.id not in done_ids and s.id not in listed]
     if missing:
-        raise InputError(f"{len(missing)} scenes of '{out}' are not finished (first: {missing[0]}); run the batch again to complete them")
-    wanted = {s.video for s in scenes}
-    for stray in (out / datasets.VIDEOS_DIR).iterdir():  # e.g. a video of an interrupted scene written twice
-        if f"{datasets.VIDEOS_DIR}/{stray.name}" not in wanted:
+        raise InputError(f"{len(missing)} scenes of '{out}' are not finished (first: {missing[0]}); run the batch again "
+                         f"(without --retry-failed) to complete them")
+    _write_failures(out, failures)  # without entries of finished scenes or of scenes not in the spec
+    wanted = {s.video for s in done}
+    for stray in (out / datasets.VIDEOS_DIR).iterdir():  # e.g. a video of an interrupted or failed scene
+        if stray.is_file() and f"{datasets.VIDEOS_DIR}/{stray.name}" not in wanted:
             stray.unlink()
-    records = datasets.load_records(out, [s.id for s in scenes])
-    ids = {s.id for s in scenes}
     for rec in (out / datasets.RECORDS_DIR).glob("*.json"):
-        if rec.stem not in ids:
+        if rec.stem not in done_ids and rec.is_file():
             rec.unlink()
-    return datasets.write_dataset(out, spec, records, config.model_dump(mode="json"))
+    records = datasets.load_records(out, [s.id for s in done])
+    return datasets.write_dataset(out, spec, records, config.model_dump(mode="json"), failures)
 
 
 # Torch intra-op threads per scene worker. A scene is a small render: on a 2-core machine one worker with
@@ -293,11 +434,11 @@ TORCH_THREADS_PER_WORKER = 1
 
 
 def _map_scenes(scenes: list[Scene], out: Path, config: PipelineConfig, spec: BatchSpec) -> Iterator[dict]:
-    """Run synthesize_scene over scenes with the spec's runner; yields results as they complete."""
+    """Run try_scene over scenes with the spec's runner; yields results (failures included) as they complete."""
     threads = TORCH_THREADS_PER_WORKER
     if spec.runner == "none" or not scenes:
         for s in scenes:
-            yield synthesize_scene(s, out, config, spec.questions, threads)
+            yield try_scene(s, out, config, spec.questions, threads)
     elif spec.runner == "threads":
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -305,7 +446,7 @@ def _map_scenes(scenes: list[Scene], out: Path, config: PipelineConfig, spec: Ba
 
         torch.set_num_threads(threads)
         with ThreadPoolExecutor(max_workers=spec.workers, thread_name_prefix="worldsim-scene") as pool:
-            futures = [pool.submit(synthesize_scene, s, out, config, spec.questions) for s in scenes]
+            futures = [pool.submit(try_scene, s, out, config, spec.questions) for s in scenes]
             try:
                 for f in as_completed(futures):
                     yield f.result()
@@ -323,20 +464,27 @@ def _map_scenes(scenes: list[Scene], out: Path, config: PipelineConfig, spec: Ba
                 cluster = stack.enter_context(LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
                 client = stack.enter_context(Client(cluster))
-            futures = [client.submit(synthesize_scene, s, str(out.resolve()), config, spec.questions, threads, key=f"scene-{s.id}", pure=False)
+            futures = [client.submit(try_scene, s, str(out.resolve()), config, spec.questions, threads, key=f"scene-{s.id}", pure=False)
                        for s in scenes]
+            scene_of = {f.key: s for f, s in zip(futures, scenes)}
             for f in as_completed(futures):
-                yield f.result()
+                try:
+                    yield f.result()
+                except Exception as exc:  # the worker running it died (KilledWorker, ...): that scene failed
+                    yield failed_result(scene_of[f.key], "worker", error_line(exc))
 
 
-def summarize(spec: BatchSpec, results: list[dict], wall_s: float, manifest: dict) -> dict:
-    made = [r for r in results if r["status"] != "skipped"]
+def summarize(spec: BatchSpec, results: list[dict], wall_s: float, manifest: dict, out_dir: str | Path | None = None) -> dict:
+    made = [r for r in results if r["status"] in ("synthesized", "recovered")]
     per_scene = [r["wall_s"] for r in made]
+    failed = manifest.get("failed", 0)
     return {
         "scenes": manifest["num_scenes"], "splits": manifest["splits"],
         "synthesized": sum(r["status"] == "synthesized" for r in results),
         "recovered": sum(r["status"] == "recovered" for r in results),
         "skipped": sum(r["status"] == "skipped" for r in results),
+        "failed": failed,
+        "failures_file": str(Path(out_dir) / FAILURES_FILE) if failed and out_dir is not None else None,
         "wall_s": round(wall_s, 3),
         "scenes_per_hour": round(3600 * len(made) / wall_s, 1) if made and wall_s > 0 else None,
         "per_scene_median_s": round(statistics.median(per_scene), 4) if per_scene else None,
@@ -345,25 +493,34 @@ def summarize(spec: BatchSpec, results: list[dict], wall_s: float, manifest: dic
 
 
 def run_batch(spec: BatchSpec | str | os.PathLike | dict, out_dir: str | Path,
-              progress: Callable[[dict, int, int], None] | None = None, **overrides: Any) -> dict:
-    """Synthesize every unfinished scene of the spec into out_dir, then rebuild the dataset exports.
-    `progress(result, done, total)` is called after each scene. Returns a summary (counts, throughput)."""
+              progress: Callable[[dict, int, int], None] | None = None, retry_failed: bool = False, **overrides: Any) -> dict:
+    """Synthesize every unfinished scene of the spec into out_dir (with `retry_failed`, only the scenes
+    listed in its failures file), then rebuild the dataset exports from the finished ones. A scene that
+    fails is recorded in the failures file and the others go on. `progress(result, done, total)` is called
+    after each scene. Returns a summary (counts, failed scenes and the failures file, throughput)."""
     spec = load_spec(spec, **overrides)
     out = Path(out_dir)
     with open_batch(spec, out) as (config, scenes):
         t0 = time.perf_counter()
+        log = FailureLog(out, scenes)
         done_before = [s for s in scenes if is_done(s, out)]
-        todo = [s for s in scenes if s not in done_before]
+        done_ids = {s.id for s in done_before}
+        todo = [s for s in scenes if s.id not in done_ids and (not retry_failed or s.id in log)]
         results = [{"id": s.id, "status": "skipped", "wall_s": 0.0} for s in done_before]
+        total = len(done_before) + len(todo)
         if progress:
-            progress({"id": None, "status": "skipped", "wall_s": 0.0}, len(results), len(scenes))
-        for result in _map_scenes(todo, out, config, spec):
-            results.append(result)
-            if progress:
-                progress(result, len(results), len(scenes))
+            progress({"id": None, "status": "skipped", "wall_s": 0.0}, len(results), total)
+        try:
+            for result in _map_scenes(todo, out, config, spec):
+                log.update(result)
+                results.append(result)
+                if progress:
+                    progress(result, len(results), total)
+        finally:
+            log.flush()
         manifest = finalize(spec, out, config, scenes)
-        return summarize(spec, results, time.perf_counter() - t0, manifest)
+        return summarize(spec, results, time.perf_counter() - t0, manifest, out)
 
 
-__all__ = ["load_spec", "resolve_config", "open_batch",
-           "synthesize_scene", "finalize", "run_batch", "is_done", "SPLITS"]
+__all__ = ["load_spec", "resolve_config", "open_batch", "synthesize_scene", "try_scene", "SceneFailedError",
+           "FailureLog", "finalize", "run_batch", "is_done", "SPLITS", "FAILURES_FILE"]

@@ -35,7 +35,12 @@ def cmd_parse(args) -> int:
     else:
         step = sessions.parser_step(None, args.parser)
     info = registry.get_stage_info("parser", step.name)
-    plan = call_stage(info.cls(step.config), args.text, plugin=info.plugin)
+    stage = info.cls(step.config)
+    plan = call_stage(stage, args.text, plugin=info.plugin)
+    provenance = getattr(stage, "last_provenance", None)  # e.g. the langchain parser: model, attempts, fallback
+    if isinstance(provenance, dict) and provenance.get("fallback"):
+        reason = " ".join(str(provenance.get("error") or "no reason recorded").split())[:300]
+        print(f"worldsim: note: parser '{step.name}' fell back to '{provenance['fallback']}': {reason}", file=sys.stderr)
     if plan.mode == "edit":
         from worldsim import edit_ops
 
@@ -279,23 +284,30 @@ def cmd_batch(args) -> int:
         bar.refresh()
 
     try:
-        summary = run_batch(args.spec, args.out, progress=progress, runner=args.runner, workers=args.workers,
-                            dask_address=args.dask_address)
+        summary = run_batch(args.spec, args.out, progress=progress, retry_failed=args.retry_failed, runner=args.runner,
+                            workers=args.workers, dask_address=args.dask_address)
     finally:
         bar.close()
+    failed = summary["failed"]
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"dataset: {args.out}\n  {summary['scenes']} scenes {summary['splits']}; synthesized {summary['synthesized']}, "
-              f"recovered {summary['recovered']}, already done {summary['skipped']}; {summary['wall_s']:.1f} s"
+              f"recovered {summary['recovered']}, already done {summary['skipped']}"
+              + (f", failed {failed} (see {summary['failures_file']})" if failed else "") + f"; {summary['wall_s']:.1f} s"
               + (f", {summary['scenes_per_hour']:.0f} scenes/hour" if summary["scenes_per_hour"] else ""))
+    if failed:
+        print(f"worldsim: error: {failed} of {summary['scenes'] + failed} scenes failed; the dataset holds the other "
+              f"{summary['scenes']}. Each failure (scene, stage, error) is in {summary['failures_file']}; remove the cause "
+              f"and run `worldsim batch {args.spec} --out {args.out} --retry-failed`", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_dataset_validate(args) -> int:
     from worldsim.io.datasets import validate_dataset
 
-    counts = validate_dataset(args.dir)
+    counts = validate_dataset(args.dir, allow_failed=args.allow_failed)
     print(json.dumps(counts) if args.json else f"valid: {args.dir} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
     return 0
 
@@ -405,12 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     ba = sub.add_parser("batch", help="synthesize a dataset from a batch spec (resumable; no server needed)",
                         description="Draws the spec's scenes, runs each as a worldsim run under DIR/runs/, and writes videos/, "
                                     "ShareGPT JSONL + dataset_info.json, VLM4D JSON, dense records, README.md card and manifest.json. "
-                                    "Re-running skips finished scenes and redoes interrupted ones.")
+                                    "Re-running skips finished scenes and redoes interrupted and failed ones. A scene that fails "
+                                    "is listed in DIR/failures.jsonl (scene, stage, error) and the others go on; the exports hold "
+                                    "the scenes that succeeded and the exit status is 1.")
     ba.add_argument("spec", metavar="SPEC", help="batch spec YAML, e.g. configs/batch/example.yaml")
     ba.add_argument("--out", required=True, metavar="DIR", help="the dataset folder (created; reused to resume)")
     ba.add_argument("--runner", choices=("threads", "dask", "none"), default=None, help="parallel scenes on threads, a Dask cluster, or none (default: the spec's)")
     ba.add_argument("--workers", type=int, default=None, metavar="N", help="parallel scenes (default: the spec's)")
     ba.add_argument("--dask-address", default=None, metavar="URL", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
+    ba.add_argument("--retry-failed", action="store_true", help="run only the scenes listed in DIR/failures.jsonl (after "
+                    "removing the cause), then rebuild the exports")
     ba.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
     ba.set_defaults(func=cmd_batch)
 
@@ -418,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
     dv = dsub.add_parser("validate", help="check every record, file and sha256; exit 2 naming the first bad file")
     dv.add_argument("dir", metavar="DIR", help="the dataset folder")
+    dv.add_argument("--allow-failed", action="store_true", help="accept a dataset whose failures.jsonl lists failed scenes "
+                    "(the scenes that succeeded are still checked)")
     dv.add_argument("--json", action="store_true", help="print the counts as JSON")
     dv.set_defaults(func=cmd_dataset_validate)
     dc = dsub.add_parser("card", help="print the dataset card (README.md)")

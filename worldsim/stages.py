@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# The member of a union pydantic puts in an error's location ('intensity.constrained-int'): not a key.
+_UNION_TAG = re.compile(r"^(constrained-)?(int|float|str|bool|none)$|^(literal|function-\w+)\[")
 
 
 _CONTAINERS = (list, tuple, set, frozenset)
@@ -142,7 +144,7 @@ class Stage:
             return cls.Config.model_validate(config or {})
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "config"
+            where = ".".join(str(p) for p in err["loc"] if not _UNION_TAG.match(str(p))) or "config"
             fields = ", ".join(cls.Config.model_fields) or "none"
             raise ConfigError(
                 f"{cls.kind} '{cls.name}' config: {where}={err.get('input')!r}: {err['msg']} (fields: {fields})"

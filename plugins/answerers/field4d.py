@@ -54,13 +54,13 @@ class Field4DConfig(StageConfig):
     teacher: str = Field("label-text", description="feature teacher whose decoder and text space the selection uses")
     temperature: float = Field(0.05, gt=0, le=10, description="softmax temperature over the vocabulary cosines")
     min_probability: float = Field(0.5, gt=0, lt=1, description="a Gaussian is the target's when the target's texts hold this much probability")
-    min_gaussians: int = Field(10, ge=1, description="fewer selected Gaussians than this: the target is absent")
+    min_gaussians: int = Field(10, ge=1, le=10_000_000, description="fewer selected Gaussians than this: the target is absent")
     min_group_share: float = Field(0.4, gt=0, le=1, description="an instance needs this share of the largest instance's Gaussians")
-    link_factor: float = Field(3.0, gt=0, description="Gaussians nearer than this x the selection's median nearest-neighbour "
+    link_factor: float = Field(3.0, gt=0, le=100, description="Gaussians nearer than this x the selection's median nearest-neighbour "
                                "distance in every frame belong to one instance")
     edge_fraction: float = Field(0.25, gt=0, le=0.5, description="share of frames averaged at each end for the displacement")
     still_threshold: float = Field(0.06, gt=0, lt=1, description="displacement (frame fractions) below which an object is 'not moving'")
-    rotation_threshold: float = Field(0.05, gt=0, description="mean angular speed (rad/frame) below which an object is 'not rotating'")
+    rotation_threshold: float = Field(0.05, gt=0, le=math.pi, description="mean angular speed (rad/frame) below which an object is 'not rotating'")
     background_terms: list[str] = Field(default=["background", "ground", "sky", "wall"],
                                         description="competing generic texts; 'background' is the label-text teacher's background text")
 

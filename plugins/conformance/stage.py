@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -35,7 +36,8 @@ UPPER_BOUNDS = ("centroid_distance", "motion_level_error")
 class ConformanceConfig(StageConfig):
     boxes: str = Field("auto", description="box source: auto (labels if the generator wrote them, else attention if it "
                                            "wrote attention maps, else color) | labels | color | attention | field | detector")
-    floor: dict[str, float] = Field(default_factory=dict, description="pass thresholds, e.g. {miou: 0.5, motion_level_error: 2}: "
+    floor: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(
+        default_factory=dict, description="pass thresholds in [0, 100], e.g. {miou: 0.5, motion_level_error: 2}: "
                                     "miou, ap50, direction_accuracy are minima; centroid_distance, motion_level_error maxima")
     max_attempts: int = Field(1, ge=1, le=20, description="closed loop: generations tried until the floor is met (1: score only)")
     guidance_boost: float = Field(1.5, gt=0, le=10, description="closed loop: the generator's guidance strength (guidance_scale, eta, ...) "
@@ -47,12 +49,12 @@ class ConformanceConfig(StageConfig):
     local_files_only: bool = Field(True, description="never download weights")
     attention_threshold: float = Field(0.3, gt=0, lt=1, description="attention pixels >= this x the frame's peak form the box")
     field_threshold: float = Field(0.5, gt=0, lt=1, description="p(object | Gaussian) selecting the object's Gaussians (boxes: field)")
-    field_temperature: float = Field(0.1, gt=0, description="softmax temperature of the field's text queries")
+    field_temperature: float = Field(0.1, gt=0, le=10, description="softmax temperature of the field's text queries")
     field_background_terms: list[str] = Field(default=["background", "ground", "sky", "wall"], description="competing queries of the field selection")
     field_fov_deg: float = Field(50.0, gt=5, lt=150, description="vertical field of view assumed when the video has no camera (as feature-4dgs)")
-    min_pixels: int = Field(3, ge=1, description="mask components smaller than this are ignored (color, field)")
+    min_pixels: int = Field(3, ge=1, le=1_000_000, description="mask components smaller than this are ignored (color, field)")
     flow_method: str = Field("farneback", pattern="^(farneback|dis)$", description="optical flow for motion levels")
-    motion_scale: float = Field(0.005, gt=0, description="diagonal fraction per frame of one motion level (worldsim.motion.LEVEL_SCALE)")
+    motion_scale: float = Field(0.005, gt=0, le=1, description="diagonal fraction per frame of one motion level (worldsim.motion.LEVEL_SCALE)")
     min_travel: float = Field(0.02, gt=0, lt=1, description="diagonal fraction below which a track counts as not moving")
     max_angle_deg: float = Field(45.0, gt=0, le=180, description="largest angle between measured and commanded motion that counts as correct")
 

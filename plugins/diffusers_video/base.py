@@ -46,7 +46,7 @@ class DiffusersVideoConfig(StageConfig):
     vae_tiling: bool = Field(False, description="decode the video with VAE tiling (less memory)")
     gradient_checkpointing: bool = Field(False, description="recompute activations in the guidance backward pass (less memory)")
     num_inference_steps: int = Field(25, ge=1, le=1000, description="denoising steps")
-    guidance_scale: float = Field(7.5, ge=0, description="classifier-free guidance scale (CFG; <= 1 disables it)")
+    guidance_scale: float = Field(7.5, ge=0, le=100, description="classifier-free guidance scale (CFG; <= 1 disables it; at most 100)")
     negative_prompt: str = Field("", description="negative prompt for CFG")
     prompt: str | None = Field(None, description="prompt sent to the model; None = the plan's text when it names "
                                "every object phrase, else a caption built from the plan")

@@ -17,7 +17,7 @@ from worldsim.errors import ConfigError
 
 class CogVideoXConfig(DiffusersVideoConfig):
     model: str = Field("THUDM/CogVideoX-2b", description="CogVideoX pipeline: model id or local folder")
-    guidance_scale: float = Field(6.0, ge=0, description="classifier-free guidance scale (CFG; <= 1 disables it)")
+    guidance_scale: float = Field(6.0, ge=0, le=100, description="classifier-free guidance scale (CFG; <= 1 disables it; at most 100)")
     num_inference_steps: int = Field(50, ge=1, le=1000, description="denoising steps")
     height: int = Field(480, ge=16, le=2048, multiple_of=8, description="frame height in pixels")
     width: int = Field(720, ge=16, le=2048, multiple_of=8, description="frame width in pixels")

@@ -44,7 +44,7 @@ class NoGuardrail:
 class CosmosConfig(DiffusersVideoConfig):
     model: str = Field("nvidia/Cosmos-1.0-Diffusion-7B-Text2World", description="Cosmos text-to-world pipeline: "
                        "model id or local folder")
-    guidance_scale: float = Field(7.0, ge=0, description="classifier-free guidance scale (CFG; <= 1 disables it)")
+    guidance_scale: float = Field(7.0, ge=0, le=100, description="classifier-free guidance scale (CFG; <= 1 disables it; at most 100)")
     num_inference_steps: int = Field(36, ge=1, le=1000, description="denoising steps")
     height: int = Field(704, ge=16, le=2048, multiple_of=8, description="frame height in pixels")
     width: int = Field(1280, ge=16, le=2048, multiple_of=8, description="frame width in pixels")

@@ -32,7 +32,7 @@ def require_accelerate(needed_for: str) -> None:
 
 class WanConfig(DiffusersVideoConfig):
     model: str = Field("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", description="Wan pipeline: model id or local folder")
-    guidance_scale: float = Field(5.0, ge=0, description="classifier-free guidance scale (CFG; <= 1 disables it)")
+    guidance_scale: float = Field(5.0, ge=0, le=100, description="classifier-free guidance scale (CFG; <= 1 disables it; at most 100)")
     num_inference_steps: int = Field(50, ge=1, le=1000, description="denoising steps")
     height: int = Field(480, ge=16, le=2048, multiple_of=8, description="frame height in pixels")
     width: int = Field(832, ge=16, le=2048, multiple_of=8, description="frame width in pixels")

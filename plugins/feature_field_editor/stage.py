@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -41,28 +42,33 @@ from worldsim.types import (
 )
 
 
+Yaw = Annotated[float, Field(ge=-90, le=90)]  # degrees about the scene centre
+Unit = Annotated[float, Field(ge=0, le=1)]
+
+
 class FeatureFieldEditorConfig(StageConfig):
     temperature: float = Field(0.1, gt=0, le=10, description="softmax temperature over query cosines")
     threshold_start: float = Field(0.9, gt=0, le=1, description="first (highest) candidate threshold on p(target|Gaussian)")
     threshold_step: float = Field(0.1, gt=0, le=1, description="decrement between candidate thresholds")
     threshold_floor: float = Field(0.3, gt=0, le=1, description="lowest candidate threshold: the search stops there")
     max_iterations: int = Field(8, ge=1, le=100, description="most candidate thresholds scored")
-    thresholds: list[float] | None = Field(None, description="explicit candidates (e.g. proposed by an agent) instead of start/step; floor and max_iterations still apply")
+    thresholds: list[Annotated[float, Field(gt=0, le=1)]] | None = Field(None, max_length=100, description="explicit candidates (e.g. proposed by an agent) instead of start/step; floor and max_iterations still apply")
     background_terms: list[str] = Field(default=["background", "ground", "sky", "wall"],
                                         description="generic competing queries; 'background' is the label-text teacher's background text")
-    weight_agreement: float = Field(0.6, ge=0, description="score weight: IoU of the rendered selection and the decoded feature-field mask")
-    weight_compactness: float = Field(0.2, ge=0, description="score weight: share of selected Gaussians near the selection's median")
-    weight_coverage: float = Field(0.2, ge=0, description="score weight: rendered selection area / decoded area, capped at 1")
-    radius_factor: float = Field(2.5, gt=0, description="compactness radius in multiples of the median distance to the median")
+    weight_agreement: float = Field(0.6, ge=0, le=100, description="score weight: IoU of the rendered selection and the decoded feature-field mask")
+    weight_compactness: float = Field(0.2, ge=0, le=100, description="score weight: share of selected Gaussians near the selection's median")
+    weight_coverage: float = Field(0.2, ge=0, le=100, description="score weight: rendered selection area / decoded area, capped at 1")
+    radius_factor: float = Field(2.5, gt=0, le=100, description="compactness radius in multiples of the median distance to the median")
     grow_by_motion: bool = Field(True, description="add unselected Gaussians that move with the selection (their motion basis is almost all selected) within its radius")
     grow_min_share: float = Field(0.9, gt=0.5, le=1, description="share of a motion basis's Gaussians that must be selected for the basis to count as the selection's")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="a rendered selection / p channel above this is 'in the mask'")
     novel_yaw: float = Field(10.0, ge=-90, le=90, description="degrees about the scene centre for the novel-view renders")
-    orbit_yaws: tuple[float, float] = Field((-15.0, 15.0), description="yaw sweep of the edited scene's render_novel.mp4")
-    preview_frame: int | None = Field(None, ge=0, description="frame of the before/after PNGs; None: the middle frame")
+    orbit_yaws: tuple[Yaw, Yaw] = Field((-15.0, 15.0), description="yaw sweep of the edited scene's render_novel.mp4 "
+                                         "(degrees, each in [-90, 90])")
+    preview_frame: int | None = Field(None, ge=0, le=100_000, description="frame of the before/after PNGs; None: the middle frame")
     contact_quantile: float = Field(0.02, ge=0, le=0.5, description="scale: the object's bottom height is this quantile of its "
                                     "Gaussians' bottoms (y - sigma_y) in each frame; the size changes about that point")
-    background: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="render background colour (RGB in [0,1])")
+    background: tuple[Unit, Unit, Unit] = Field((0.0, 0.0, 0.0), description="render background colour (RGB in [0,1])")
     backend: str = Field("auto", description="rasterizer backend: auto (gsplat on CUDA tensors, else PyTorch), torch, dense")
 
     @model_validator(mode="after")

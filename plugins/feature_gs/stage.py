@@ -6,6 +6,8 @@ import logging
 import time
 from pathlib import Path
 
+from typing import Annotated
+
 from pydantic import Field
 
 from plugins.feature_gs.config import TrainConfig
@@ -29,8 +31,10 @@ class FeatureGSConfig(StageConfig):
     bases_per_instance: int = Field(2, ge=1, le=16, description="SE(3) motion bases per moving instance")
     unlabelled_bases: int = Field(4, ge=1, le=64, description="free motion bases when there are no instance masks")
     train: TrainConfig = Field(default_factory=TrainConfig)
-    novel_yaws: list[float] = Field(default=[-15, -10, -5, 5, 10, 15], description="novel views (degrees about the scene centre) for psnr_novel")
-    eval_frames: int = Field(16, ge=1, description="frames used by the novel-view and feature metrics")
+    novel_yaws: list[Annotated[float, Field(ge=-90, le=90)]] = Field(
+        default=[-15, -10, -5, 5, 10, 15], max_length=64,
+        description="novel views (degrees about the scene centre, each in [-90, 90], at most 64) for psnr_novel")
+    eval_frames: int = Field(16, ge=1, le=4096, description="frames used by the novel-view and feature metrics")
     fov_deg: float = Field(50.0, gt=5, lt=150, description="assumed vertical field of view for videos without a camera")
 
 

@@ -38,7 +38,7 @@ class LangChainParserConfig(StageConfig, ChatModelConfig):
     """Which chat model to ask, and what to do when its answers do not validate."""
 
     fallback: Literal["rules"] | None = Field(default="rules", description="parser to use after the retries fail; null: raise ParseError")
-    max_chars: int = Field(default=500, ge=1, description="longest command accepted, in characters")
+    max_chars: int = Field(default=500, ge=1, le=100_000, description="longest command accepted, in characters")
 
 
 class LangChainParser(Parser):

@@ -12,6 +12,19 @@ for remove / extract / move / scale. A move edit also fills `plan.motion`; other
 Scale edits ('make the ball bigger', 'shrink it', 'make the cube three times as big', 'scale the ball by
 1.5') give `EditSpec(op="scale", params={"factor": F})`; the size words are read by `size.py`.
 
+Words the grammar does not know are never dropped where they could change the plan:
+- counts: number words up to 'ninety-nine', 'a dozen', 'a hundred', 'two hundred', 'hundreds of' and digits
+  are read; a count outside 1-16 (ObjectSpec.count) is a ParseError naming the phrase, the value and the
+  range ('seventeen balls: count 17 is more than 16; accepted 1-16');
+- motion: contradicting headings ('left and right', 'left then right', 'up and down', 'rises and falls') and
+  an unknown word right after a motion verb ('rolls sideways', 'runs happily') are ParseErrors naming the
+  words and what is accepted (`motion.py`);
+- unknown adjectives: a word before the noun that the grammar does not know is read as part of the noun's
+  description and ignored ('a soccer ball' is a ball, 'a tired dog' a dog) unless it reads as a colour: a
+  colour name the colour table lacks ('chartreuse', 'ultraviolet': `lexicon.COLOR_LIKE`), a colour + 'ish'
+  ('reddish') or a hyphenated mix of colours ('blue-green'). Those are refused ('unknown colour ...',
+  listing the accepted colours), as a colour the grammar demands is ('paint the car blurple').
+
 Ops of installed editors the grammar does not know ('duplicate the ball', with an editor declaring an op
 whose verbs include 'duplicate'): a command whose first word is such a verb, followed by an object
 ('the ball', 'it', 'two cars'), is an edit with that op, the first object as its target and no
@@ -327,7 +340,7 @@ class RulesParser(Parser):
     description = "Deterministic offline grammar: English command -> Plan (objects, motion, edits); no ML."
 
     class Config(StageConfig):
-        max_chars: int = Field(default=500, ge=1, description="longest command accepted, in characters")
+        max_chars: int = Field(default=500, ge=1, le=100_000, description="longest command accepted, in characters")
 
     def run(self, text: str) -> Plan:
         return parse_command(text, max_chars=self.config.max_chars)

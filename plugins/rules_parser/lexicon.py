@@ -66,12 +66,22 @@ DETERMINERS = {"a", "an", "the", "this", "that", "these", "those", "some", "anot
 SINGULAR_DETERMINERS = {"a", "an", "another", "each", "every", "this", "that"}
 INDEFINITE = {"a", "an", "some", "another"}
 PRONOUNS = {"it", "them", "they", "itself", "themselves"}
+UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+         "nine": 9}
+TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+         "seventeen": 17, "eighteen": 18, "nineteen": 19}
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+# Words that multiply the number before them ('two hundred', 'three dozen'), or stand alone after 'a' ('a hundred').
+SCALES = {"dozen": 12, "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 NUMBERS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "several": 3, "both": 2,
+    **UNITS, **TEENS, **TENS, **SCALES,
+    **{f"{tens}-{unit}": tv + uv for tens, tv in TENS.items() for unit, uv in UNITS.items() if uv},  # 'twenty-one'
+    "several": 3, "both": 2,
 }
-MAX_COUNT = 16
+# Counts that say "many" without a number: always more than an object count accepts ('hundreds of balls').
+VAGUE_COUNTS = {"dozens": 24, "scores": 40, "hundreds": 200, "thousands": 2_000, "millions": 2_000_000,
+                "billions": 2_000_000_000, "countless": 1_000_000_000, "innumerable": 1_000_000_000}
+MAX_COUNT = 16  # ObjectSpec.count's upper bound (phrases.py reads the bounds from ObjectSpec itself)
 ADJECTIVES = {
     "small", "big", "large", "tiny", "little", "huge", "giant", "enormous", "shiny", "glossy", "matte",
     "old", "new", "wooden", "metal", "metallic", "plastic", "rubber", "toy", "cute", "fluffy", "furry",
@@ -84,8 +94,12 @@ SHADES = {"light", "dark", "bright", "pale", "deep", "pastel", "vivid", "neon"}
 # Colour words the colour table does not know: naming one is an error, never silently dropped.
 COLOR_LIKE = {
     "crimson", "scarlet", "indigo", "lavender", "azure", "amber", "ivory", "khaki", "mauve", "burgundy",
-    "chartreuse", "vermilion", "cerulean", "fuchsia", "lilac", "ochre", "periwinkle", "aquamarine", "olive",
+    "chartreuse", "vermilion", "vermillion", "cerulean", "fuchsia", "lilac", "ochre", "periwinkle", "aquamarine",
+    "olive", "ultraviolet", "infrared", "cerise", "puce", "taupe", "sepia", "viridian", "ultramarine", "aqua",
+    "multicolored", "multicoloured", "rainbow-colored", "rainbow-coloured",
 }
+# Colour-forming suffix: a colour + 'ish' ('reddish', 'bluish') reads as a colour the table does not hold.
+COLOR_SUFFIXES = ("ish",)
 # A colour must follow these words ("a ball colored red").
 COLORED = {"colored", "coloured", "painted"}
 PROPERTIES = {"color", "colour", "direction", "motion", "movement", "paint", "size", "scale"}
@@ -146,6 +160,12 @@ FAST_WORDS = {"quickly", "rapidly", "fast", "swiftly", "speedily", "hastily", "h
               "quick", "rapid", "swift", "speedy", "faster"}
 SPIN_WORDS = {"clockwise", "counterclockwise", "anticlockwise", "counter-clockwise", "anti-clockwise"}
 STATIC_WORDS = {"still", "motionless", "stationary", "static", "idle", "unmoving"}
+# Words that may follow a motion verb without saying a heading or speed ('rolls very slowly', 'keeps going').
+MOTION_FILLERS = {"very", "really", "so", "too", "quite", "extremely", "rather", "pretty", "more", "even", "much",
+                  "steadily", "smoothly", "constantly", "continuously", "evenly", "straight", "diagonally", "again",
+                  "now", "also", "just", "always", "slightly"}
+# Verbs after which a word says what the subject is, not how it moves ('a ball is red'): no motion slot follows.
+NON_MOTION_VERBS = {"be", "is", "are", "was", "were", "do", "appear", "glow"}
 
 # --- command verbs ----------------------------------------------------------------------------------
 REMOVE_VERBS = {"remove", "delete", "erase", "eliminate"}

@@ -3,6 +3,11 @@
 Known nouns (`worldsim.objects`) end a phrase at once. An unknown noun is the head of the phrase: the
 last word before the verb, after determiner, count, colour and adjectives ('A green dragon flies' ->
 'dragon'). Without a verb the phrase needs a determiner, a count or a colour to count as one.
+
+Counts: digits, number words up to 'ninety-nine' ('seventeen', 'twenty one', 'twenty-one'), 'a dozen', 'a
+hundred', 'two hundred', 'three dozen', and vague ones ('hundreds of', 'dozens of'). A count outside
+ObjectSpec.count's range (1-16) is a ParseError naming the phrase, the value and the range
+('seventeen balls: count 17 is more than 16; accepted 1-16'), never a silent default.
 """
 
 from __future__ import annotations
@@ -10,13 +15,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worldsim.colors import COLORS, canonical_color
+from worldsim.commands import preview
 from worldsim.errors import ParseError, one_line
 from worldsim.objects import singular
+from worldsim.types.plan import ObjectSpec
 
 from .lexicon import (
-    ADJECTIVES, BARE_X, BARE_Y, COLOR_LIKE, COLORED, DETERMINERS, FAST_WORDS, MAX_COUNT, NUMBERS, PRONOUNS,
-    SCENE_PREPS, SINGULAR_DETERMINERS, SLOW_WORDS, SPIN_WORDS, STATIC_WORDS, lemma,
+    ADJECTIVES, BARE_X, BARE_Y, COLOR_LIKE, COLOR_SUFFIXES, COLORED, DETERMINERS, FAST_WORDS, NUMBERS, PRONOUNS,
+    SCALES, SCENE_PREPS, SHADES, SINGULAR_DETERMINERS, SLOW_WORDS, SPIN_WORDS, STATIC_WORDS, TENS, UNITS,
+    VAGUE_COUNTS, lemma,
 )
+
+
+def _count_bounds() -> tuple[int, int]:
+    """ObjectSpec.count's accepted range: the parser refuses what the plan would."""
+    lo = hi = None
+    for m in ObjectSpec.model_fields["count"].metadata:
+        lo = getattr(m, "ge", lo)
+        hi = getattr(m, "le", hi)
+    return int(lo), int(hi)
+
+
+MIN_COUNT, MAX_COUNT = _count_bounds()
 
 BOUNDARY = (
     {"and", ",", "'s", "that", "which", "who", "while", "as", "then", "instead", "diagonally"}
@@ -43,12 +63,31 @@ def required_color(word: str) -> str:
     return color
 
 
+def _colorish(word: str) -> bool:
+    """'reddish', 'bluish', 'greyish': a colour with a colour-forming suffix."""
+    for suffix in COLOR_SUFFIXES:
+        stem = word.removesuffix(suffix)
+        if stem != word and any(canonical_color(s) for s in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else stem)):
+            return True
+    return False
+
+
+def looks_like_color(tok: str) -> bool:
+    """An unknown word that reads as a colour: a COLOR_LIKE name ('chartreuse', 'ultraviolet'), a colour + 'ish'
+    ('reddish'), or a hyphenated mix of colours ('blue-green', 'reddish-brown')."""
+    if tok in COLOR_LIKE or _colorish(tok):
+        return True
+    parts = tok.split("-")
+    return len(parts) > 1 and all(canonical_color(p) or p in COLOR_LIKE or _colorish(p) or p in SHADES for p in parts)
+
+
 def color_word(tok: str) -> str | None:
-    """Canonical colour of a colour token ('grey' -> 'gray', 'red-colored' -> 'red'), None for other words."""
+    """Canonical colour of a colour token ('grey' -> 'gray', 'red-colored' -> 'red'), None for other words;
+    ParseError for a word that reads as a colour the table does not hold (`looks_like_color`)."""
     color = canonical_color(tok)
     if color is not None:
         return color
-    if tok in COLOR_LIKE:
+    if looks_like_color(tok):
         return required_color(tok)
     for suffix in ("-colored", "-coloured"):
         if tok.endswith(suffix):
@@ -56,11 +95,47 @@ def color_word(tok: str) -> str | None:
     return None
 
 
-def count_word(tok: str) -> int | None:
-    count = int(tok) if tok.isdigit() else NUMBERS.get(tok)
-    if count is not None and not 1 <= count <= MAX_COUNT:
-        raise ParseError(f"count '{tok}' is out of range; accepted: 1 to {MAX_COUNT}")
-    return count
+def count_at(toks: list[str], i: int) -> tuple[int, int] | None:
+    """The count at toks[i] -> (value, index after it); None when there is none. Reads '17', 'seventeen',
+    'twenty one', 'twenty-one', 'hundred' (after 'a'), 'two hundred', 'three dozen', 'hundreds of'."""
+    n = len(toks)
+    if i >= n:
+        return None
+    t, j = toks[i], i + 1
+    if t in VAGUE_COUNTS:
+        return VAGUE_COUNTS[t], (j + 1 if toks[j : j + 1] == ["of"] else j)
+    if t.isdigit():
+        value = int(t) if len(t) <= 12 else 10**12  # no int() of a 5000-digit token: any such count is too many
+    elif t in NUMBERS:
+        value = NUMBERS[t]
+        if t in TENS and j < n and UNITS.get(toks[j], 0) > 0:  # 'twenty one'
+            value, j = value + UNITS[toks[j]], j + 1
+    else:
+        return None
+    while j < n and toks[j] in SCALES and t not in ("several", "both"):  # 'two hundred', 'three dozen'
+        value, j = value * SCALES[toks[j]], j + 1
+    return value, j
+
+
+def check_count(count: int, words: list[str]) -> int:
+    """`count` when ObjectSpec accepts it; else ParseError naming the phrase, the value and the range."""
+    if MIN_COUNT <= count <= MAX_COUNT:
+        return count
+    what = f"more than {MAX_COUNT}" if count > MAX_COUNT else f"less than {MIN_COUNT}"
+    shown = count if count < 10**12 else f"{10**12}+"
+    raise ParseError(f"{preview(' '.join(words))}: count {shown} is {what}; accepted {MIN_COUNT}-{MAX_COUNT}")
+
+
+def _phrase_end(toks: list[str], i: int) -> int:
+    """Index after the noun phrase whose words continue at toks[i] (for messages)."""
+    while i < len(toks):
+        t = toks[i]
+        if singular(t) is not None:
+            return i + 1
+        if t in BOUNDARY or t in PRONOUNS or lemma(t) is not None:
+            return i
+        i += 1
+    return i
 
 
 def _plural_like(word: str) -> bool:
@@ -84,8 +159,9 @@ def noun_phrase(toks: list[str], i: int, *, pronouns: bool = False) -> tuple[Nou
     while i < n and toks[i] in DETERMINERS:
         singular_det = singular_det or toks[i] in SINGULAR_DETERMINERS
         evidence, i = True, i + 1
-    if i < n and (c := count_word(toks[i])) is not None:
-        count, evidence, i = c, True, i + 1
+    if (c := count_at(toks, i)) is not None:
+        count, evidence, i = c[0], True, c[1]
+        check_count(count, toks[start:_phrase_end(toks, i)])  # names the phrase: 'seventeen balls'
 
     words: list[tuple[int, str]] = []  # (index, word) of candidate head words
     verb_next = False

@@ -30,10 +30,11 @@ from .base import TeacherHelpers
 
 class PlaneDepthConfig(StageConfig):
     fov_deg: float = Field(50.0, gt=5, lt=170, description="assumed vertical field of view of the camera (degrees)")
-    camera_height: float = Field(1.5, gt=0, description="assumed camera height above the ground plane (metres)")
+    camera_height: float = Field(1.5, gt=0, le=1000, description="assumed camera height above the ground plane (metres, at most 1000)")
     horizon: float = Field(0.5, ge=-1.0, le=1.0,
                            description="image row of the horizon, normalised (0 top, 1 bottom; <0 = above the frame)")
-    far: float = Field(100.0, gt=0, description="depth given to pixels at or above the horizon, and the depth cap")
+    far: float = Field(100.0, gt=0, le=100_000, description="depth given to pixels at or above the horizon, and the depth cap "
+                       "(metres, at most 100000)")
     sky_valid: bool = Field(True, description="whether pixels at or above the horizon count as valid")
 
 

@@ -142,9 +142,11 @@ class TransformersDepthConfig(TransformersConfig):
         "inverse_depth",
         description="what the model predicts: 'inverse_depth' (relative models such as Depth Anything, "
                     "DPT/MiDaS: disparity-like, bigger = nearer) or 'depth' (metric models: metres)")
-    scale: float = Field(1.0, gt=0, description="raw prediction p -> scale*p + shift, then inverted for inverse_depth")
-    shift: float = Field(0.0, description="added after scale (a disparity offset for inverse_depth)")
-    max_depth: float | None = Field(None, gt=0, description="depths beyond this are marked invalid")
+    scale: float = Field(1.0, gt=0, le=1e6, description="raw prediction p -> scale*p + shift, then inverted for inverse_depth "
+                         "(at most 1e6)")
+    shift: float = Field(0.0, ge=-1e6, le=1e6, description="added after scale (a disparity offset for inverse_depth; "
+                         "within +-1e6)")
+    max_depth: float | None = Field(None, gt=0, le=1e6, description="depths beyond this are marked invalid (at most 1e6)")
     input_size: int | None = Field(None, ge=14, le=4096,
                                    description="override the processor's target size (e.g. 252 for speed)")
 

@@ -43,7 +43,7 @@ class TransformersSamConfig(TransformersConfig):
     points_per_side: int = Field(8, ge=1, le=128, description="point prompts per image side (a regular grid)")
     points_per_batch: int = Field(64, ge=1, le=4096, description="point prompts per mask-decoder pass")
     pred_iou_threshold: float = Field(0.8, ge=0.0, le=1.0, description="keep masks with predicted IoU >= this")
-    min_area: int = Field(16, ge=0, description="drop masks left with fewer unclaimed pixels than this")
+    min_area: int = Field(16, ge=0, le=16_777_216, description="drop masks left with fewer unclaimed pixels than this")
     batch_size: int = Field(1, ge=1, le=1024, description="frames per vision-encoder pass")
 
 

@@ -19,16 +19,17 @@ from pathlib import Path
 
 import torch
 from diffusers.models.attention_processor import Attention
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import nn
 
 from plugins.tiny_t2v.mim import MotionIntensityModulator
+from worldsim.stages import SettingsModel
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-class TinyT2VConfig(BaseModel):
+class TinyT2VConfig(SettingsModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     num_frames: int = Field(8, ge=2, le=32)
@@ -37,11 +38,11 @@ class TinyT2VConfig(BaseModel):
     dim: int = Field(64, ge=16, le=512)
     depth: int = Field(4, ge=1, le=16)
     heads: int = Field(4, ge=1, le=16)
-    context_dim: int = Field(384, description="MiniLM hidden size")
+    context_dim: int = Field(384, ge=1, le=8192, description="MiniLM hidden size")
     text_tokens: int = Field(12, ge=4, le=64, description="caption token states, padded / truncated to this")
-    intensity_levels: int = Field(10, description="MIM levels 1..N; 0 = no intensity condition")
+    intensity_levels: int = Field(10, ge=1, le=100, description="MIM levels 1..N; 0 = no intensity condition")
     intensity_copies: int = Field(2, ge=1, le=4, description="times c_M is repeated in the context")
-    train_timesteps: int = Field(1000)
+    train_timesteps: int = Field(1000, ge=1, le=10_000)
     beta_schedule: str = Field("squaredcos_cap_v2")
     prediction_type: str = Field("epsilon", pattern="^(epsilon|v_prediction)$")
     out_conv: bool = Field(False, description="a residual 3x3 convolution on the unpatchified output (U-ViT): "

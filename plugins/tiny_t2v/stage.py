@@ -10,7 +10,7 @@ measure, worldsim.motion.speed_level).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -25,7 +25,7 @@ class TinyT2VGeneratorConfig(StageConfig):
     checkpoint: str | None = Field(None, description="checkpoint folder (config.json + model.safetensors); None = the shipped one")
     steps: int = Field(20, ge=1, le=1000, description="DDIM sampling steps")
     cfg_scale: float = Field(3.0, ge=1.0, le=20.0, description="classifier-free guidance scale (1 = off)")
-    intensity: int | Literal["auto"] = Field("auto", description="motion intensity level 1..10, 0 = no intensity "
+    intensity: Annotated[int, Field(ge=0, le=10)] | Literal["auto"] = Field("auto", description="motion intensity level 1..10, 0 = no intensity "
                                              "condition, or 'auto' (from the plan's speed)")
     guidance: GuidanceSettings = Field(default_factory=lambda: GuidanceSettings(eta=1.0, lam=0.0, steps=1, iterations=14),
                                        description="directional motion control (Mojito eq. 10.5-10.7)")

@@ -19,31 +19,32 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from plugins.tiny_t2v.model import TinyT2VConfig
+from worldsim.stages import SettingsModel
 
 TRAINING_NAME = "training.json"
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(SettingsModel):
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(0, description="seed of the data (clip specs, renders) and of training")
-    steps: int = Field(4000, ge=1, description="optimiser steps")
-    clips: int = Field(800, ge=1, description="procedural training clips")
-    batch: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(100, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the data (clip specs, renders) and of training")
+    steps: int = Field(4000, ge=1, le=1_000_000, description="optimiser steps")
+    clips: int = Field(800, ge=1, le=100_000, description="procedural training clips")
+    batch: int = Field(8, ge=1, le=1024)
+    lr: float = Field(1e-3, gt=0, le=1)
+    warmup: int = Field(100, ge=0, le=1_000_000)
     lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="after warmup: constant, or cosine "
                                                        "decay to min_lr_ratio * lr at the last step")
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
     ema: float = Field(0.998, ge=0, lt=1)
     p_drop_text: float = Field(0.1, ge=0, le=1)
     p_drop_level: float = Field(0.15, ge=0, le=1)
-    snr_gamma: float | None = Field(5.0, gt=0, description="Min-SNR loss weighting gamma (None: plain MSE)")
+    snr_gamma: float | None = Field(5.0, gt=0, le=1000, description="Min-SNR loss weighting gamma (None: plain MSE)")
     threads: int = Field(1, ge=1, le=64, description="torch threads (1: several threads on a busy machine are far slower)")
-    save_every: int = Field(200, ge=1)
+    save_every: int = Field(200, ge=1, le=1_000_000)
     model: TinyT2VConfig = Field(default_factory=lambda: TinyT2VConfig(num_frames=8, size=32, patch=4, dim=96, depth=4, heads=4,
                                                                            prediction_type="v_prediction", out_conv=True))
 

@@ -320,6 +320,33 @@ def test_a_failed_call_falls_back_or_raises_with_its_cause():
     assert isinstance(info.value.__cause__, ConnectionError)
 
 
+def _cli_parse(monkeypatch, capsys, *answers):
+    """`worldsim parse --config langchain-openai-compatible ... --json` with the preset's model replaced by a fake."""
+    import json
+
+    from plugins.langchain_parser import parser as module
+    from worldsim.cli import main
+
+    monkeypatch.setattr(module, "build_chat_model", lambda cfg: ToolCallingFake(answers=list(answers)))
+    code = main(["parse", "--config", "langchain-openai-compatible", "A red ball rolls left", "--json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+def test_cli_parse_says_when_the_parser_fell_back(monkeypatch, capsys):
+    code, plan, err = _cli_parse(monkeypatch, capsys, ConnectionError("connection refused"))
+    assert code == 0 and plan == RULES.run("A red ball rolls left").contract()
+    assert err == ("worldsim: note: parser 'langchain' fell back to 'rules': model call failed: ConnectionError: "
+                   "connection refused\n")
+    code, plan, err = _cli_parse(monkeypatch, capsys, call(gen(obj("ball", "blurple"))), AIMessage(content="no tool"))
+    assert code == 0 and err.count("\n") == 1 and err.startswith("worldsim: note: parser 'langchain' fell back to 'rules': ")
+
+
+def test_cli_parse_is_quiet_when_the_model_answered(monkeypatch, capsys):
+    code, plan, err = _cli_parse(monkeypatch, capsys, call(gen(obj("ball", "red"), direction="left")))
+    assert code == 0 and plan == RULES.run("A red ball rolls left").contract() and err == ""
+
+
 @pytest.mark.parametrize(("text", "needle"), [("", "empty command"), ("   ", "empty command"),
                                               ("a ball rolls left " * 40, "max_chars=500")])
 def test_bad_commands_never_reach_the_model(text, needle):
@@ -345,6 +372,8 @@ def test_chat_model_constructor_hook():
         ({"base_url": "localhost:8000", "model": "m"}, ["base_url", "http(s)://"]),
         ({"model": "m", "api_key_env": "sk-abc123"}, ["api_key_env", "name of an environment variable"]),
         ({"fallback": "llm"}, ["fallback", "'llm'"]),
+        ({"model": "m", "max_retries": True}, ["max_retries=True", "not true/false"]),
+        ({"model": "m", "max_chars": 10**6}, ["max_chars=1000000", "less than or equal to 100000"]),
         ({"max_retries": 9}, ["max_retries"]),
         ({"timeout_s": 0}, ["timeout_s"]),
         ({"provider": "vllm", "model": "m"}, ["provider"]),

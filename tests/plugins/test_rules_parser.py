@@ -35,6 +35,8 @@ GENERATE = [
     ("Four tiny green apples roll rapidly to the right",
      gen(obj("apple", "green", 4), direction="right", speed="fast")),
     ("ten white boxes slide down", gen(obj("box", "white", 10), direction="down")),
+    ("sixteen balls roll left", gen(obj("ball", count=16), direction="left")),
+    ("a dozen eggs roll right", gen(obj("egg", count=12), direction="right")),
     ("A pair of red balls roll right", gen(obj("ball", "red", 2), direction="right")),
     ("a few birds fly up", gen(obj("bird", count=3), direction="up")),
     ("some balls roll right", gen(obj("ball", count=2), direction="right")),
@@ -96,7 +98,6 @@ GENERATE = [
     ("A box stays in place", gen(obj("box"))),
     ("A ball rests on a wooden table", gen(obj("ball"))),
     ("A planet rotates slowly", gen(obj("planet"), speed="slow")),
-    ("A ball bounces up and down", gen(obj("ball"))),
     ("A bird flies across the sky", gen(obj("bird"))),
     # speed
     ("A car speeds to the right", gen(obj("car"), direction="right", speed="fast")),
@@ -294,8 +295,36 @@ def test_deterministic(parser):
         ("shrink", ["no object to shrink", "'shrink'"]),
         ("make the ball 0 times bigger", ["size factor '0'", "above zero"]),
         ("make the ball big", ["unknown colour 'big'"]),
-        ("20 balls roll left", ["'20'", "1 to 16"]),
-        ("zero balls roll left", ["'zero'", "1 to 16"]),
+        ("20 balls roll left", ["20 balls: count 20 is more than 16; accepted 1-16"]),
+        ("zero balls roll left", ["zero balls: count 0 is less than 1; accepted 1-16"]),
+        # number words beyond sixteen were read as a bare plural (2) before
+        ("seventeen balls", ["seventeen balls: count 17 is more than 16; accepted 1-16"]),
+        ("twenty balls", ["twenty balls: count 20 is more than 16; accepted 1-16"]),
+        ("a hundred red balls roll left", ["a hundred red balls: count 100 is more than 16; accepted 1-16"]),
+        ("twenty-one cubes slide down", ["twenty-one cubes: count 21"]),
+        ("twenty one cubes slide down", ["twenty one cubes: count 21"]),
+        ("two hundred dragons fly left", ["two hundred dragons: count 200"]),
+        ("hundreds of balls fly up", ["hundreds of balls: count 200 is more than 16"]),
+        ("three dozen eggs", ["three dozen eggs: count 36"]),
+        ("paint the seventeen cars red", ["the seventeen cars: count 17"]),
+        ("9" * 300 + " balls", ["count 1000000000000+ is more than 16"]),
+        # contradicting headings were dropped to direction 'none' before
+        ("a ball rolls left and right", ["contradicting motion 'left' and 'right'"]),
+        ("a ball rolls left then right", ["contradicting motion 'left' and 'right'"]),
+        ("A ball bounces up and down", ["contradicting motion 'up' and 'down'", "one heading"]),
+        ("a bird rises and falls", ["contradicting motion 'rises' and 'falls'"]),
+        ("a ball rolls from the right to the left then to the right", ["'from the right to the left' and 'to the right'"]),
+        ("move the ball left and right", ["contradicting motion 'left' and 'right'"]),
+        # unknown words in a motion slot were ignored before
+        ("a ball rolls sideways", ["unknown motion word 'sideways' after 'rolls'", "left", "slowly", "clockwise"]),
+        ("a dog runs happily to the left", ["'happily' after 'runs'"]),
+        ("A fish swims back and forth", ["'back' after 'swims'"]),
+        ("make the ball roll sideways", ["'sideways' after 'roll'"]),
+        # words that read as colours the table lacks are refused like 'chartreuse'
+        ("an ultraviolet ball rolls left", ["unknown colour 'ultraviolet'", "red"]),
+        ("A chartreuse ball", ["unknown colour 'chartreuse'"]),
+        ("a reddish ball rolls left", ["unknown colour 'reddish'"]),
+        ("a blue-green car drives left", ["unknown colour 'blue-green'"]),
     ],
 )
 def test_errors_are_one_line_and_name_the_value(parser, text, needles):
@@ -305,6 +334,29 @@ def test_errors_are_one_line_and_name_the_value(parser, text, needles):
     assert "\n" not in message
     for needle in needles:
         assert needle in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # unknown adjectives that do not read as colours stay part of the noun's description
+        ("a soccer ball rolls left", gen(obj("ball"), direction="left")),
+        ("A tired dog walks left", gen(obj("dog"), direction="left")),
+        # a heading said twice, or 'from A to B' with a shared row, is no contradiction
+        ("the ball moves left, then left again", gen(obj("ball"), direction="left")),
+        ("A bird flies from the top to the top left", gen(obj("bird"), direction="left")),
+        ("A car drives to the left on the right side of the road", gen(obj("car"), direction="left")),
+        # the motion slot: fillers, more verbs, and what ends it (a determiner, a known noun, a preposition)
+        ("A dog walks slowly and steadily to the left", gen(obj("dog"), direction="left", speed="slow")),
+        ("A ball keeps rolling to the left", gen(obj("ball"), direction="left")),
+        ("a dog chases a ball to the left", gen(obj("dog"), direction="left")),
+        ("a man carries boxes to the left", gen(obj("man"), direction="left")),
+        ("A ball rolls very very fast to the right", gen(obj("ball"), direction="right", speed="fast")),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_what_stays_accepted(parser, text, expected):
+    assert parser.run(text).contract() == expected
 
 
 def test_too_long_names_length_and_limit_without_echoing_it(parser):
@@ -329,6 +381,10 @@ def test_config_rejects_unknown_keys_and_bad_values():
         RulesParser({"max_len": 3})
     with pytest.raises(ConfigError, match="max_chars"):
         RulesParser({"max_chars": 0})
+    with pytest.raises(ConfigError, match="max_chars=1000000"):
+        RulesParser({"max_chars": 1_000_000})
+    with pytest.raises(ConfigError, match="max_chars=True: a number is expected, not true/false"):
+        RulesParser({"max_chars": True})
 
 
 DUPLICATE_EDITOR = """

@@ -167,3 +167,158 @@ class SceneRecord(BaseModel):
     dense: dict | None = Field(description="per-object per-frame boxes, motion start/end seconds, per-frame mask RLE "
                                "(None for a generator without labels)")
     wall_s: float = Field(description="seconds this scene took (run + records)")
+
+
+# --- what a dataset folder holds, as `worldsim dataset validate` reads it -----------------------------------
+# Every file is checked against these models in strict mode (a number where text is expected is an error).
+# They describe what `worldsim.io.datasets` writes; keep them next to any change of its exports.
+
+
+class SceneFailure(BaseModel):
+    """A scene that failed: one line of `failures.jsonl` in the batch folder (replaced when it is retried,
+    removed when it succeeds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scene: str = Field(min_length=1, description="the scene id")
+    index: int = Field(ge=0, description="the scene's position in the batch")
+    stage: str = Field(min_length=1, description="where it failed: a stage kind (parser, generator, ...), 'run' (opening "
+                       "or committing its run folder), 'export' (copying its video into videos/), 'record' (its scene "
+                       "record), 'worker' or 'task' (the Dask worker or Prefect task running it died)")
+    error: str = Field(min_length=1, description="one line: a worldsim error's message or 'Type: message'")
+
+
+def _relative_path(rel: str) -> str:
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{rel!r} is not a relative path inside the dataset folder")
+    return rel
+
+
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
+class ManifestFile(BaseModel):
+    """One entry of manifest.json's `files`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(ge=0)
+
+
+class DatasetManifest(BaseModel):
+    """`manifest.json` of a batch folder (the `files` entries are checked one by one with ManifestFile)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    num_scenes: int = Field(ge=0, description="scenes in the dataset (the failed ones are not)")
+    failed: int = Field(0, ge=0, description="scenes of the spec that failed, listed in failures.jsonl")
+    splits: dict[Literal["train", "val", "test"], int]
+    files: dict[RelativePath, Any]
+
+
+class SpecRecord(BaseModel):
+    """`spec.json`: the spec a batch folder was made from (`spec` is checked as a BatchSpec)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: dict[str, Any]
+    content_sha256: str
+    execution: dict[str, Any]
+    worldsim: str
+
+
+class ShareGPTMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+class ShareGPTConversation(BaseModel):
+    """One line of `sharegpt_<split>.jsonl`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ShareGPTMessage] = Field(min_length=1)
+    videos: list[str]
+
+
+class VLM4DItem(BaseModel):
+    """One item of `vlm4d_<split>.json`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    video: str
+    question_type: Literal["translational", "rotational", "counting", "false_positive"]
+    question: str
+    choices: dict[Literal["A", "B", "C", "D"], str]
+    answer: Literal["A", "B", "C", "D"]
+    free_form: str
+    plan: dict
+    seed: int | None
+    generator: str | None
+
+
+class MaskRLE(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: list[Annotated[int, Field(ge=0)]] = Field(min_length=2, max_length=2)
+    counts: list[Annotated[int, Field(ge=0)]]
+
+
+class ObjectMotion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float | None
+    end_s: float | None
+    moving_steps: int = Field(ge=0)
+
+
+class SceneMotion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float | None
+    end_s: float | None
+
+
+class DenseObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    name: str
+    color: str | None
+    instance: int | None
+    boxes: list[Annotated[list[float], Field(min_length=4, max_length=4)] | None]
+    motion: ObjectMotion
+    masks: list[MaskRLE]
+
+
+class DenseRecord(BaseModel):
+    """`SceneRecord.dense`: what `worldsim.io.datasets.dense_record` makes of a generator's labels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: int = Field(ge=1)
+    num_frames: int = Field(ge=0)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    duration_s: float
+    box_format: str
+    mask_format: str
+    motion: SceneMotion
+    objects: list[DenseObject]
+
+
+class DenseLine(DenseRecord):
+    """One line of `dense_<split>.jsonl`: a scene's dense record with its id, video, split, prompt, seed, generator."""
+
+    id: str
+    video: str
+    split: Literal["train", "val", "test"]
+    prompt: str
+    seed: int
+    generator: str
