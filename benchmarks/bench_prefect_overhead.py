@@ -102,7 +102,7 @@ def main() -> int:
         ws_serve.wait_for_deployment(timeout=180, polled_since=started)
         print(f"worldsim serve: deployment {ws_serve.DEPLOYMENT} polled {time.time() - started:.1f} s after start (log {serve_log})")
 
-        from worldsim import pipeline, runner
+        from worldsim import pipeline
 
         direct_dir = work / "direct"
         t0 = time.perf_counter()

@@ -158,7 +158,7 @@ def from_field(inputs: ScoreInput, tracks: list[ObjectTrack], threshold: float, 
     from worldsim.scene import default_camera
     from worldsim.selection import build_queries, query_probabilities, render_selection
     from worldsim.text import text_encoder_for
-    from worldsim.types import Camera, GaussianScene, SceneObject
+    from worldsim.types import GaussianScene, SceneObject
 
     rec, run_dir = inputs.reconstruction, Path(inputs.run_dir)
     if rec is None:

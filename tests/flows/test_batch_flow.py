@@ -54,6 +54,36 @@ def test_flow_on_threads_writes_a_valid_dataset_and_resumes(prefect_server, tmp_
 
 
 @pytest.mark.slow
+def test_a_failed_scene_task_does_not_fail_the_others(prefect_server, tmp_path):
+    import json
+
+    from flows.batch import worldsim_batch
+    from worldsim import batch, batch_scenes
+
+    spec = tiny_batch_spec(num_scenes=4)
+    out = tmp_path / "ds"
+    bad = batch_scenes.enumerate_scenes(batch.load_spec(spec))[2]
+    (out / bad.video).mkdir(parents=True)  # the scene cannot export its video
+    state = worldsim_batch(spec, str(out), runner="threads", workers=2, return_state=True)
+    assert state.is_failed()
+    assert f"1 of 4 scenes failed; see {out / 'failures.jsonl'}" in state.message and "retry_failed=True" in state.message
+    summary = state.result(raise_on_failure=False)
+    assert (summary["scenes"], summary["failed"], summary["synthesized"]) == (3, 1, 3)
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [(f["scene"], f["stage"]) for f in failures] == [(bad.id, "export")] and "IsADirectoryError" in failures[0]["error"]
+    runs = {t.name: t for t in _task_runs(state.state_details.flow_run_id)}
+    assert runs["scene-2"].state.is_failed() and all(runs[f"scene-{i}"].state.is_completed() for i in (0, 1, 3))
+    assert datasets.validate_dataset(out, allow_failed=True)["scenes"] == 3
+
+    (out / bad.video).rmdir()
+    again = worldsim_batch(spec, str(out), runner="threads", workers=2, retry_failed=True, return_state=True)
+    assert again.is_completed()
+    summary = again.result()
+    assert (summary["scenes"], summary["failed"], summary["recovered"], summary["skipped"]) == (4, 0, 1, 3)
+    assert not (out / "failures.jsonl").exists() and datasets.validate_dataset(out)["scenes"] == 4
+
+
+@pytest.mark.slow
 def test_flow_on_a_dask_local_cluster(prefect_server, tmp_path):
     from flows.batch import worldsim_batch
 
