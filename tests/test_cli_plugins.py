@@ -14,7 +14,6 @@ import sys
 import uuid
 from pathlib import Path
 
-
 from worldsim.cli import main
 from worldsim.testing import install_plugin
 
