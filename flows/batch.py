@@ -13,8 +13,9 @@ many machines that share the output folder), `none` (one scene at a time). The s
 A scene task that fails (after its retries: only transient OS errors are retried) does not stop the
 others: its state's error (the stage that failed and a one-line message) goes to the folder's
 `failures.jsonl`, the exports are built from the scenes that succeeded, and the flow run ends Failed
-with a message naming how many scenes failed and the failures file; the state still carries the summary
-(`state.result(raise_on_failure=False)`). Re-run the flow (`retry_failed=True`: only the failed scenes)
+with a message naming how many scenes failed and the failures file (a plain call raises
+worldsim.batch.BatchFailedError; its `.summary`, also `state.result(raise_on_failure=False).summary`, is
+the summary). Re-run the flow (`retry_failed=True`: only the failed scenes)
 after removing the cause.
 """
 
@@ -75,14 +76,14 @@ def scene_task(scene: Scene, output_dir: str, config: PipelineConfig, questions:
 
 def _scene_result(future, scene: Scene) -> dict:
     """The result of a finished scene task; a failed (or crashed) one as worldsim.batch.failed_result."""
+    value = future.result(raise_on_failure=False)  # waits for the final state: a Failed one gives its exception
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, batch.SceneFailedError):
+        return batch.failed_result(scene, value.stage, value.error)
     state = future.state
-    if state.is_completed():
-        return future.result()
-    exc = future.result(raise_on_failure=False)
-    if isinstance(exc, batch.SceneFailedError):
-        return batch.failed_result(scene, exc.stage, exc.error)
-    detail = state.message or (batch.error_line(exc) if isinstance(exc, BaseException) else "")
-    return batch.failed_result(scene, "task", f"task {state.name}: {detail}".rstrip(": "))
+    detail = batch.error_line(value) if isinstance(value, BaseException) else (state.message or repr(value))
+    return batch.failed_result(scene, "task", f"task {state.name}: {detail}")
 
 
 @task(name="finalize", persist_result=False, cache_policy=NO_CACHE)
@@ -145,8 +146,8 @@ def worldsim_batch(
     retry_failed: bool = False,
 ) -> dict:
     """Synthesize (or resume) a dataset from a batch spec; returns the summary (counts, scenes/hour). When
-    scenes failed, the run ends Failed ("N of M scenes failed; see <dir>/failures.jsonl") with the summary
-    as its data; the dataset holds the scenes that succeeded.
+    scenes failed, the run ends Failed ("N of M scenes failed; see <dir>/failures.jsonl") with a
+    worldsim.batch.BatchFailedError whose `.summary` is the summary; the dataset holds the scenes that succeeded.
 
     Args:
         spec: path of a batch spec YAML (e.g. configs/batch/example.yaml; relative to the serving process's
@@ -192,5 +193,7 @@ def worldsim_batch(
         message = (f"{summary['failed']} of {summary['scenes'] + summary['failed']} scenes failed; see {summary['failures_file']}. "
                    f"The dataset holds the other {summary['scenes']}; remove the cause and re-run with retry_failed=True")
         logger.error(message)
-        return Failed(message=message, data=summary)
+        # Failed with an exception as data: a plain call raises it, `return_state=True` gives the state, and
+        # `state.result(raise_on_failure=False).summary` is the summary
+        return Failed(message=message, data=batch.BatchFailedError(message, summary))
     return summary

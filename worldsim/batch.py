@@ -64,6 +64,20 @@ class SceneFailedError(WorldsimError):
         return type(self), (self.scene_id, self.stage, self.error)
 
 
+class BatchFailedError(WorldsimError):
+    """Scenes of a batch failed (the Prefect flow's final error): `summary` is the batch summary, the dataset
+    holds the scenes that succeeded and the failures file lists the others."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):
+        return type(self), (str(self), self.summary)
+
+
 def error_line(exc: BaseException) -> str:
     """A worldsim error's message, or `Type: message` for any other exception, on one line."""
     text = " ".join(str(exc).split())
@@ -278,9 +292,13 @@ def _derive_record(scene: Scene, out: Path, questions: bool, wall_start: float, 
     where = where or _Where("record")
     where.phase = "record"
     run_dir, _, rec_path = _paths(out, scene)
-    manifest = json.loads((run_dir / artifacts.RUN_FILE).read_text())
-    video = GeneratedVideo.model_validate(manifest["outputs"]["video"])
-    plan = Plan.model_validate(manifest["plan"])
+    try:
+        manifest = json.loads((run_dir / artifacts.RUN_FILE).read_text())
+        video = GeneratedVideo.model_validate(manifest["outputs"]["video"])
+        plan = Plan.model_validate(manifest["plan"])
+    except (ValueError, KeyError, TypeError) as exc:  # a committed run.json that is not one: redoing the run fixes it
+        raise InputError(f"{run_dir / artifacts.RUN_FILE}: not the run manifest of a generated video ({error_line(exc)}); "
+                         f"delete {run_dir} and run the batch again to redo the scene") from None
     _check_plan(scene, plan)
     where.phase = "export"
     with artifacts.atomic_path(out / scene.video) as tmp:
@@ -522,5 +540,5 @@ def run_batch(spec: BatchSpec | str | os.PathLike | dict, out_dir: str | Path,
         return summarize(spec, results, time.perf_counter() - t0, manifest, out)
 
 
-__all__ = ["load_spec", "resolve_config", "open_batch", "synthesize_scene", "try_scene", "SceneFailedError",
+__all__ = ["load_spec", "resolve_config", "open_batch", "synthesize_scene", "try_scene", "SceneFailedError", "BatchFailedError",
            "FailureLog", "finalize", "run_batch", "is_done", "SPLITS", "FAILURES_FILE"]

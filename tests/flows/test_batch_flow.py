@@ -54,7 +54,8 @@ def test_flow_on_threads_writes_a_valid_dataset_and_resumes(prefect_server, tmp_
 
 
 @pytest.mark.slow
-def test_a_failed_scene_task_does_not_fail_the_others(prefect_server, tmp_path):
+@pytest.mark.parametrize("runner", ["threads", "dask"])
+def test_a_failed_scene_task_does_not_fail_the_others(prefect_server, tmp_path, runner):
     import json
 
     from flows.batch import worldsim_batch
@@ -64,19 +65,23 @@ def test_a_failed_scene_task_does_not_fail_the_others(prefect_server, tmp_path):
     out = tmp_path / "ds"
     bad = batch_scenes.enumerate_scenes(batch.load_spec(spec))[2]
     (out / bad.video).mkdir(parents=True)  # the scene cannot export its video
-    state = worldsim_batch(spec, str(out), runner="threads", workers=2, return_state=True)
+    state = worldsim_batch(spec, str(out), runner=runner, workers=2, dask_processes=False, return_state=True)
     assert state.is_failed()
     assert f"1 of 4 scenes failed; see {out / 'failures.jsonl'}" in state.message and "retry_failed=True" in state.message
-    summary = state.result(raise_on_failure=False)
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, batch.BatchFailedError)
+    summary = error.summary
     assert (summary["scenes"], summary["failed"], summary["synthesized"]) == (3, 1, 3)
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert [(f["scene"], f["stage"]) for f in failures] == [(bad.id, "export")] and "IsADirectoryError" in failures[0]["error"]
     runs = {t.name: t for t in _task_runs(state.state_details.flow_run_id)}
     assert runs["scene-2"].state.is_failed() and all(runs[f"scene-{i}"].state.is_completed() for i in (0, 1, 3))
     assert datasets.validate_dataset(out, allow_failed=True)["scenes"] == 3
+    with pytest.raises(batch.BatchFailedError, match="1 of 4 scenes failed"):  # a plain call raises; a re-run retries it
+        worldsim_batch(spec, str(out), runner="threads", workers=2)
 
     (out / bad.video).rmdir()
-    again = worldsim_batch(spec, str(out), runner="threads", workers=2, retry_failed=True, return_state=True)
+    again = worldsim_batch(spec, str(out), runner=runner, workers=2, dask_processes=False, retry_failed=True, return_state=True)
     assert again.is_completed()
     summary = again.result()
     assert (summary["scenes"], summary["failed"], summary["recovered"], summary["skipped"]) == (4, 0, 1, 3)
@@ -123,3 +128,21 @@ def test_task_runners():
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
     local = make_task_runner("dask", 2)
     assert local.cluster_kwargs["n_workers"] == 2 and local.cluster_kwargs["threads_per_worker"] == 1
+
+
+def test_scene_tasks_retry_only_transient_errors():
+    from prefect.states import Failed
+
+    from flows.batch import scene_retry_condition, scene_task
+    from worldsim.batch import SceneFailedError
+
+    def failed(cause: BaseException | None) -> Failed:
+        exc = SceneFailedError("000001-x", "generator", "boom")
+        exc.__cause__ = cause
+        return Failed(data=exc)
+
+    assert scene_retry_condition(None, None, failed(TimeoutError("slow disk"))) is True
+    assert scene_retry_condition(None, None, failed(IsADirectoryError(21, "Is a directory"))) is False
+    assert scene_retry_condition(None, None, failed(ValueError("bad"))) is False
+    assert scene_retry_condition(None, None, failed(None)) is False
+    assert scene_task.retry_condition_fn is scene_retry_condition
