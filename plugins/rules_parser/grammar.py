@@ -278,8 +278,9 @@ def _scale(rest: list[str], text: str, read) -> Plan | None:
         got = read(rest, i)
         if got is None or got[0] is None or not is_tail(rest[got[1] :]):
             continue
-        found, _ = noun_phrases(_scale_body(rest[:i]), pronouns=True)
-        if not found:
+        body = _scale_body(rest[:i])
+        found, end = noun_phrases(body, pronouns=True)
+        if not found or end < len(body):  # words between the object and the size: not this split
             continue
         return Plan(mode="edit", text=text, objects=_specs(found),
                     edit=EditSpec(op="scale", target=found[0].name, params={"factor": round(got[0], 6)}))

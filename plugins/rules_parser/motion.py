@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from worldsim.commands import preview
 from worldsim.errors import ParseError
 from worldsim.objects import singular
 
@@ -37,7 +38,7 @@ SCENE_STOP = (
 # Words that end a motion slot (module docstring) besides prepositions, determiners, pronouns and known nouns.
 SLOT_END = {",", "and", "then", "while", "as", "but", "or", "instead", "when", "until", "before", "after", "where",
             "which", "that", "who", "'s", "together", "about", "for", "because", "since", "like", "than", "if",
-            "once", "whilst"}
+            "once", "whilst", "off", "out"}
 SLOT_WORDS = set(BARE_X) | set(BARE_Y) | SLOW_WORDS | FAST_WORDS | SPIN_WORDS | STATIC_WORDS | MOTION_FILLERS
 ACCEPTED_MOTION = ("a heading (left, right, up, down, leftward, upwards, north, ..., 'to the left', 'from left to "
                    "right', 'towards the upper right'), a speed (slowly, quickly, fast, gently, ...), a spin "
@@ -100,7 +101,7 @@ def _check_slot(t: str, verb: str | None) -> str | None:
         return verb
     if _ends_slot(t):
         return None
-    raise ParseError(f"unknown motion word '{t}' after '{verb}'; accepted: {ACCEPTED_MOTION}")
+    raise ParseError(f"unknown motion word '{preview(t)}' after '{preview(verb)}'; accepted: {ACCEPTED_MOTION}")
 
 
 def _contradiction(steps: list[tuple[int, int, str]]) -> None:
@@ -110,8 +111,8 @@ def _contradiction(steps: list[tuple[int, int, str]]) -> None:
         neg = next((k for k, step in enumerate(steps) if step[axis] < 0), None)
         if pos is not None and neg is not None:
             first, second = (steps[k][2] for k in sorted((pos, neg)))
-            raise ParseError(f"contradicting motion '{first}' and '{second}': a command gives one heading, shared by "
-                             f"its objects, e.g. 'to the left' or 'up and to the right'")
+            raise ParseError(f"contradicting motion '{preview(first)}' and '{preview(second)}': a command gives one "
+                             f"heading, shared by its objects, e.g. 'to the left' or 'up and to the right'")
 
 
 def read_motion(toks: list[str]) -> Motion:

@@ -59,7 +59,7 @@ def required_color(word: str) -> str:
     """The canonical colour `word` names, where the grammar demands a colour."""
     color = canonical_color(word)
     if color is None:
-        raise ParseError(f"unknown colour '{word}'; accepted: {accepted_colors()}")
+        raise ParseError(f"unknown colour '{preview(word)}'; accepted: {accepted_colors()}")
     return color
 
 
@@ -67,7 +67,8 @@ def _colorish(word: str) -> bool:
     """'reddish', 'bluish', 'greyish': a colour with a colour-forming suffix."""
     for suffix in COLOR_SUFFIXES:
         stem = word.removesuffix(suffix)
-        if stem != word and any(canonical_color(s) for s in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else stem)):
+        undoubled = stem[:-1] if stem[-1:] == stem[-2:-1] else stem  # 'reddish' -> 'red'
+        if stem != word and any(canonical_color(s) for s in (stem, stem + "e", undoubled)):  # 'bluish' -> 'blue'
             return True
     return False
 

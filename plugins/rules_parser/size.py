@@ -27,8 +27,10 @@ accepted by `is_tail`.
 
 from __future__ import annotations
 
+import math
 import re
 
+from worldsim.commands import preview
 from worldsim.errors import ParseError
 
 from .lexicon import (
@@ -50,8 +52,11 @@ def _number(tok: str) -> float | None:
 
 
 def _positive(value: float, toks: list[str], i: int, j: int) -> float:
+    said = preview(" ".join(toks[i:j]))
     if value <= 0:
-        raise ParseError(f"size factor '{' '.join(toks[i:j])}' must be above zero; e.g. 'twice as big', 'half the size'")
+        raise ParseError(f"size factor '{said}' must be above zero; e.g. 'twice as big', 'half the size'")
+    if not math.isfinite(value):
+        raise ParseError(f"size factor '{said}' is too large; e.g. 'twice as big', 'three times bigger'")
     return value
 
 

@@ -490,3 +490,53 @@ def test_no_torch_import():
     code = "import sys, plugins.rules_parser; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _spelled(n: int) -> list[str]:
+    """Ways to write n (1..99) in words: 'twenty-one', 'twenty one'."""
+    if n < 20:
+        return [NUMBER_WORDS[n - 1]]
+    tens, unit = TENS_WORDS[n // 10 - 2], n % 10
+    return [tens] if unit == 0 else [f"{tens}-{NUMBER_WORDS[unit - 1]}", f"{tens} {NUMBER_WORDS[unit - 1]}"]
+
+
+@pytest.mark.parametrize("n", range(1, 100))
+def test_every_count_up_to_99_is_read_or_refused_naming_it(parser, n):
+    for words in [str(n), *_spelled(n)]:
+        text = f"{words} red balls roll left"
+        if n <= 16:
+            assert parser.run(text).contract() == gen(obj("ball", "red", n), direction="left")
+        else:
+            with pytest.raises(ParseError, match=f"^{words} red balls: count {n} is more than 16; accepted 1-16$"):
+                parser.run(text)
+
+
+def test_any_text_gives_a_plan_or_a_one_line_parse_error():
+    """Property (hypothesis): random text and random sequences of the grammar's own words never raise anything but
+    a one-line ParseError, and every plan holds counts the plan model accepts."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    from plugins.rules_parser import lexicon
+
+    vocab = sorted({w for name in dir(lexicon) if isinstance(getattr(lexicon, name), (set, dict))
+                    for w in getattr(lexicon, name) if isinstance(w, str)} | {"ball", "balls", "car", "dragon", "17", ","})
+    texts = st.one_of(st.text(max_size=80), st.lists(st.sampled_from(vocab), min_size=1, max_size=12).map(" ".join))
+
+    @hypothesis.settings(max_examples=2000, deadline=None, derandomize=True, database=None)
+    @hypothesis.given(texts)
+    def check(text):
+        try:
+            plan = RulesParser().run(text)
+        except ParseError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 600
+        else:
+            assert plan.objects or plan.mode == "edit"
+            assert all(1 <= o.count <= 16 for o in plan.objects)
+
+    check()
