@@ -115,11 +115,7 @@ def tree(path: Path) -> dict[str, str]:
 
 # Internal errors these tests found in code outside the tests' reach, tolerated (and counted) until fixed:
 # remove an entry once its fix lands, and the test checks it again.
-KNOWN_BUGS: dict[str, str] = {
-    "UnicodeDecodeError": "worldsim/config.py load_config: a config file that is not UTF-8",
-    "object does not support item assignment": "worldsim/config.py apply_override: --set a.b=1 after --set a=0",
-    "validation error for Plan": "worldsim/sessions.py edit_source: a run.json whose plan no longer validates",
-}
+KNOWN_BUGS: dict[str, str] = {}
 FOUND: list[str] = []
 
 

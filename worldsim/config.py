@@ -40,7 +40,7 @@ class PipelineConfig(BaseModel):
 
     name: str = "custom"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, strict=True, description="the run's seed when none is given")
     stages: list[StepConfig]
 
     @field_validator("stages")
@@ -135,8 +135,13 @@ def apply_override(data: dict, override: str) -> None:
         stages = [f"{s.get('kind')}:{s.get('name')}" for s in data.get("stages", [])]
         raise ConfigError(f"override '{override}' names stage '{kind}{':' + name if name else ''}', which this preset lacks; it has: {', '.join(stages)}")
     target = step.setdefault("config", {})
-    for p in path[:-1]:
-        target = target.setdefault(p, {})
+    for i, p in enumerate(path[:-1]):
+        target = target.setdefault(p, {}) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            where = ".".join([kind, *path[:i + 1]])
+            raise ConfigError(f"override '{override[:80]}': '{where}' holds a value, not settings; set '{where}' itself or its fields, not both")
+    if not isinstance(target, dict):
+        raise ConfigError(f"override '{override[:80]}': '{kind}' config is not a mapping")
     target[path[-1]] = _parse_value(raw)
 
 
@@ -148,7 +153,9 @@ def load_config(name_or_path: str = "default", overrides: list[str] | tuple[str,
     elif not (path.suffix in (".yaml", ".yml") and path.is_file()):
         raise ConfigError(f"unknown config '{name_or_path}'; available presets: {one_line(presets) or 'none'} (or a path to a .yaml file)")
     try:
-        data = _load_yaml(path.read_text(), f"config file '{path}'") or {}
+        data = _load_yaml(path.read_text(encoding="utf-8"), f"config file '{path}'") or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text; a preset is a YAML file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):

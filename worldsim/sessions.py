@@ -175,6 +175,15 @@ def apply_edit(run_dir: str | Path, text: str, editor: str | None = None, parser
         raise
 
 
+def _root_plan(version: Version, root: dict) -> Plan:
+    try:
+        return Plan.model_validate(root["plan"])
+    except ValueError as exc:  # pydantic's ValidationError
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) if hasattr(exc, "errors") else "plan"
+        raise InputError(f"run folder '{version.root.name}': the plan in {artifacts.RUN_FILE} does not validate "
+                         f"(plan.{where}); the run.json is corrupt") from None
+
+
 def _checked_registry(result: EditResult, objects: list[SceneObject], editor: str) -> list[SceneObject]:
     """The registry after an edit: the editor's, when it returned one (ids must be unique), else unchanged."""
     if result.objects is None:
@@ -197,7 +206,7 @@ def edit_source(version: Version) -> EditSource:
     return EditSource(
         scene=str(version.scene), decoders=str(version.root / rec["decoders"]),
         teacher=(rec.get("teachers") or ["label-text"])[0], camera=labels.camera.model_dump(mode="json"), fps=video["fps"],
-        plan=Plan.model_validate(root["plan"]), objects=version.objects,
+        plan=_root_plan(version, root), objects=version.objects,
         gt_scene=str(version.root / video["scene"]) if video.get("scene") else None,
         gt_arrays=str(version.root / video["arrays"]) if video.get("arrays") else None,
     )
