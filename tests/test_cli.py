@@ -182,3 +182,21 @@ def test_unexpected_errors_keep_their_traceback_in_a_log(tmp_path, capsys, monke
     assert "internal error: ZeroDivisionError: a bug" in err and "Traceback" not in err
     log = err.split("traceback: ", 1)[1].split(";", 1)[0]
     assert "ZeroDivisionError" in open(log).read()
+
+
+def test_llm_credentials_never_reach_the_run_folder_and_a_fallback_is_said(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("OPENAI_API_KEY", "dummy")
+    config = tmp_path / "lc.yaml"
+    config.write_text(yaml.safe_dump({"stages": [
+        {"kind": "parser", "name": "langchain", "config": {
+            "base_url": "http://user:SECRETPASS@127.0.0.1:9/v1?token=TOPSECRET", "model": "m",
+            "api_key_env": "OPENAI_API_KEY", "fallback": "rules", "timeout_s": 2}},
+        {"kind": "generator", "name": "procedural", "config": dict(TINY_GENERATOR)}]}))
+    assert main(["generate", PROMPT, "--config", str(config), "--out", str(tmp_path / "runs")]) == 0
+    assert "note: parser 'langchain' fell back to 'rules'" in capsys.readouterr().err
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"SECRETPASS" not in data and b"TOPSECRET" not in data, path

@@ -25,6 +25,13 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _fallback_note(parser: str, provenance) -> None:
+    """One stderr line when a parser fell back to another (its provenance, e.g. the langchain parser's, says so)."""
+    if isinstance(provenance, dict) and provenance.get("fallback"):
+        reason = " ".join(str(provenance.get("error") or "no reason recorded").split())[:300]
+        print(f"worldsim: note: parser '{parser}' fell back to '{provenance['fallback']}': {reason}", file=sys.stderr)
+
+
 def cmd_parse(args) -> int:
     from worldsim import registry, sessions
     from worldsim.config import load_config
@@ -37,10 +44,7 @@ def cmd_parse(args) -> int:
     info = registry.get_stage_info("parser", step.name)
     stage = info.cls(step.config)
     plan = call_stage(stage, args.text, plugin=info.plugin)
-    provenance = getattr(stage, "last_provenance", None)  # e.g. the langchain parser: model, attempts, fallback
-    if isinstance(provenance, dict) and provenance.get("fallback"):
-        reason = " ".join(str(provenance.get("error") or "no reason recorded").split())[:300]
-        print(f"worldsim: note: parser '{step.name}' fell back to '{provenance['fallback']}': {reason}", file=sys.stderr)
+    _fallback_note(step.name, getattr(stage, "last_provenance", None))
     if plan.mode == "edit":
         from worldsim import edit_ops
 
@@ -74,6 +78,8 @@ def cmd_generate(args) -> int:
     finally:
         bar.close()
     state, run_dir, versions = result.state, result.run_dir, result.versions
+    parser = state.config.step("parser")
+    _fallback_note(parser.name if parser else "parser", state.metrics.get("parser"))
     summary = {"run_dir": str(run_dir), "run_json": str(run_dir / "run.json"), "versions": [str(v) for v in versions]}
     if state.video is not None:
         summary.update(video=str(run_dir / state.video.video), labels=str(run_dir / (state.video.labels or "")))
