@@ -117,3 +117,14 @@ def test_every_hook_is_documented_and_has_a_stage_kind():
     assert set(hookspecs.HOOK_FOR_KIND.values()) <= set(hooks)
     for hook in hooks:
         assert f"`{hook}`" in readme, f"{hook} is not documented in README.md"
+
+
+def test_a_raising_command_hook_is_said_once_and_the_cli_still_works(tmp_path, capsys):
+    from worldsim.cli import main
+
+    source = ("from worldsim.hookspecs import hookimpl\n\n@hookimpl\ndef register_commands(subparsers):\n"
+              "    raise RuntimeError('no commands today')\n")
+    with install_plugin(tmp_path, "worldsim-cmds", "ws_cmds", source, entry_point="cmds"):
+        assert main(["parse", "A red ball rolls left", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped plugin 'cmds'") == 1 and "no commands today" in err and "Traceback" not in err

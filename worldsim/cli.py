@@ -456,8 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     for impl in impls:
         try:
             impl.function(subparsers=sub)
-        except Exception:
-            continue
+        except Exception as exc:  # said once, like a plugin whose stages are malformed
+            plugins.warn_broken(impl.plugin_name, f"its register_commands hook raised {type(exc).__name__}: "
+                                                  f"{' '.join(str(exc).split())[:200]}; its commands are skipped")
     return p
 
 
