@@ -11,11 +11,9 @@ tool calls."""
 from __future__ import annotations
 
 import contextlib
-import http.server
 import importlib.util
 import json
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -126,47 +124,18 @@ def _command_plan(text: str) -> dict:
                      "direction": params.get("direction"), "factor": params.get("factor"), "params": None}}
 
 
-class ToolCallServer:
-    """A local OpenAI-compatible /v1/chat/completions answering every request with a CommandPlan tool call."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                text = [m for m in body["messages"] if m["role"] == "user"][0]["content"]
-                call = {"id": "call_1", "type": "function",
-                        "function": {"name": "CommandPlan", "arguments": json.dumps(_command_plan(text))}}
-                data = json.dumps({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "tool_calls",
-                                 "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+def _tool_call(body) -> dict:
+    """An assistant message calling CommandPlan with the plan the rules parser reads from the user's text."""
+    text = [m for m in body["messages"] if m["role"] == "user"][0]["content"]
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "CommandPlan", "arguments": json.dumps(_command_plan(text))}}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 @contextlib.contextmanager
 def _langchain(factory):
-    with ToolCallServer() as server:
+    chat = _test_module("plugins/test_answerers_openai_compatible.py")
+    with chat.ChatServer(_tool_call) as server:
         # no fallback: a plan must come from the model's tool call, not from the rules parser
         yield {"base_url": server.url, "model": "tiny-tool-caller", "fallback": None, "max_retries": 0}
 

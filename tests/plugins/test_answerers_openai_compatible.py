@@ -16,7 +16,8 @@ from worldsim.types import QAItem, ScoreInput
 
 
 class ChatServer:
-    """Records every request body; answers each with `reply(body)` as an OpenAI chat completion."""
+    """Records every request body; answers each with `reply(body)` as an OpenAI chat completion (`reply` returns the
+    reply text, or a whole assistant message dict such as one with `tool_calls`)."""
 
     def __init__(self, reply, status: int = 200):
         self.requests: list[dict] = []
@@ -31,9 +32,12 @@ class ChatServer:
                 if status != 200:
                     data = json.dumps({"error": {"message": "model exploded", "type": "server_error"}}).encode()
                 else:
+                    answer = reply(body)  # the reply text, or a whole assistant message (e.g. with tool_calls)
+                    message = answer if isinstance(answer, dict) else {"role": "assistant", "content": answer}
                     data = json.dumps({
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply(body)}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": message,
+                                     "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                     }).encode()
                 self.send_response(status)
