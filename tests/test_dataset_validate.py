@@ -97,7 +97,7 @@ def test_duplicated_conversation_fails(ds):
 def test_changed_answer_fails(ds):
     rel = "vlm4d_test.json"
     items = json.loads((ds / rel).read_text())
-    items[0]["answer"] = next(k for k in "ABCD" if k != items[0]["answer"])
+    items[0]["answer"] = next(v for v in items[0]["choices"].values() if v != items[0]["answer"])
     (ds / rel).write_text(json.dumps(items))
     _rehash(ds, rel)
     _fails(ds, rel, "questions differ from the records")
@@ -195,7 +195,14 @@ def _set(path: list, value):
     ("sharegpt_train.jsonl", lambda ds: _edit_line(ds, "sharegpt_train.jsonl", 0, _set(["messages", 1, "role"], "bot")),
      "line 1: messages[1].role: Input should be 'user' or 'assistant' (got 'bot')"),
     ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0], "x")), "entry 0: expected a mapping (JSON object) (got 'x')"),
-    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0, "seed"], "7")), "entry 0: seed: "),
+    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0, "question_type"], "translational")),
+     "entry 0: question_type: Input should be 'multiple-choice' (got 'translational')"),
+    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0, "answer"], "A")),
+     "entry 0: answer: 'A' is not exactly one of the choices' texts"),
+    ("vlm4d_test.json", lambda ds: _edit_json(ds, "vlm4d_test.json", _set([0, "id"], "q-1")),
+     "entry 0: id: id 'q-1' is not '<prefix>_<integer>'"),
+    ("llava_video_val.json", lambda ds: _edit_json(ds, "llava_video_val.json", _set([0, "conversations", 0, "from"], "user")),
+     "entry 0: conversations[0].from: Input should be 'human' or 'gpt' (got 'user')"),
     ("dense_val.jsonl", lambda ds: _edit_line(ds, "dense_val.jsonl", 0, _set(["objects", 0, "boxes", 0], "box")),
      "line 1: objects[0].boxes[0]: expected a list (got 'box')"),
 ])

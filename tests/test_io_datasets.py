@@ -67,6 +67,15 @@ def test_dense_record_matches_the_generator_labels(tmp_path):
         datasets.dense_record(labels, arrays["masks"][:2])
 
 
+def _records(dataset: Path):
+    spec = batch.load_spec(json.loads((dataset / "spec.json").read_text())["spec"])
+    return datasets.load_records(dataset, [s.id for s in batch_scenes.enumerate_scenes(spec)])
+
+
+def _vlm4d(dataset: Path) -> list[dict]:
+    return [q for split in ("train", "val", "test") for q in json.loads((dataset / f"vlm4d_{split}.json").read_text())]
+
+
 def test_sharegpt_loads_with_datasets_and_video_tokens_match(dataset):
     import datasets as hf
 
@@ -85,8 +94,21 @@ def test_sharegpt_loads_with_datasets_and_video_tokens_match(dataset):
             assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
             assert (dataset / row["videos"][0]).is_file()
         total += len(ds)
-    records = datasets.load_records(dataset, [s.id for s in batch_scenes.enumerate_scenes(batch.load_spec(json.loads((dataset / "spec.json").read_text())["spec"]))])
-    assert total == sum(len(r.questions) + 1 for r in records)
+    assert total == sum(len(r.questions) + 1 for r in _records(dataset))
+
+
+def test_every_export_loads_with_datasets_by_its_card_config(dataset):
+    import datasets as hf
+
+    records = _records(dataset)
+    questions = sum(len(r.questions) for r in records)
+    expect = {"vlm4d": questions, "sharegpt": questions + len(records), "llava_video": questions + len(records), "dense": len(records)}
+    for config, rows in expect.items():
+        loaded = hf.load_dataset(str(dataset), config, cache_dir=str(dataset.parent / "hf-cache"))
+        assert set(loaded) == {"train", "val", "test"}
+        assert sum(len(split) for split in loaded.values()) == rows, config
+    columns = hf.load_dataset(str(dataset), "vlm4d", cache_dir=str(dataset.parent / "hf-cache"))["train"].column_names
+    assert sorted(columns) == ["answer", "choices", "id", "question", "question_type", "task", "video"]
 
 
 def test_multiple_choice_conversation_answers_with_the_right_choice(dataset):
@@ -99,15 +121,129 @@ def test_multiple_choice_conversation_answers_with_the_right_choice(dataset):
         assert f"\n{letter}. {text}\n" in user
 
 
-def test_vlm4d_json_fields_and_answers(dataset):
-    items = [q for split in ("train", "val", "test") for q in json.loads((dataset / f"vlm4d_{split}.json").read_text())]
+# --- VLM4D's evaluation code (docs/FORMATS.md, V1-V8), restated in our words --------------------------------
+
+
+def vlm4d_prompt(record: dict) -> str:
+    """V2, V3: the prompt VLM4D's code builds; a question type other than its two raises."""
+    if record["question_type"] == "multiple-choice":
+        return record["question"] + "\n" + "\n".join(f"{k}: {v}" for k, v in record["choices"].items())
+    if record["question_type"] == "open-ended":
+        return record["question"]
+    raise ValueError(f"Invalid question type: {record['question_type']}")
+
+
+def vlm4d_is_false_positive(answer: str) -> bool:
+    """V6: the statistics' false-positive bucket."""
+    text = answer.strip().lower()
+    return text == "no" or text.startswith("no ")
+
+
+def test_vlm4d_records_have_exactly_the_official_keys_plus_task(dataset):
+    items = _vlm4d(dataset)
     assert items and len({q["id"] for q in items}) == len(items)
-    types = set()
     for q in items:
-        assert {"id", "video", "question_type", "question", "choices", "answer", "plan", "seed", "generator"} <= set(q)
-        assert q["answer"] in q["choices"] and sorted(q["choices"]) == ["A", "B", "C", "D"]
-        types.add(q["question_type"])
-    assert {"translational", "counting", "false_positive"} <= types
+        assert set(q) == {"id", "video", "question_type", "question", "choices", "answer", "task"}  # V1 + our category
+        assert q["question_type"] == "multiple-choice"  # V2
+        vlm4d_prompt(q)
+        assert list(q["choices"]) == ["A", "B", "C", "D"] and list(q["choices"].values()).count(q["answer"]) == 1  # V3, V4
+        assert q["answer"] not in "ABCD"  # V4: the text, not the letter
+        int(q["id"].split("_")[-1])  # V5
+        assert q["video"] == "videos/" + Path(q["video"]).name and (dataset / q["video"]).is_file()  # V7: relative to the JSON
+    assert {"translational", "counting", "false_positive"} <= {q["task"] for q in items}
+
+
+def test_vlm4d_false_positive_bucket_holds_exactly_our_false_positive_questions(dataset):
+    items = _vlm4d(dataset)
+    bucket = {q["id"] for q in items if vlm4d_is_false_positive(q["answer"])}
+    assert bucket == {q["id"] for q in items if q["task"] == "false_positive"} and bucket
+    for q in items:
+        if q["task"] == "false_positive":
+            assert q["answer"].startswith("no ") and q["answer"].endswith(" there")  # V8: "no <object> there"
+        assert vlm4d_is_false_positive(q["answer"]) == (q["task"] == "false_positive")
+
+
+def test_vlm4d_answer_text_matches_the_record_letter(dataset):
+    by_id = {q["id"]: q for r in _records(dataset) for q in r.questions}
+    for item in _vlm4d(dataset):
+        q = by_id[item["id"]]
+        assert item["answer"] == q["choices"][q["answer"]] and item["task"] == q["question_type"]
+
+
+def test_video_base_url_names_videos_as_urls(tmp_path, dataset):
+    import shutil
+
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    before = {p.name: p.read_bytes() for p in copy.glob("llava_video_*.json")}
+    batch.export_dataset(copy, ["vlm4d"], video_base_url="http://127.0.0.1:8000/data/")
+    for q in _vlm4d(copy):
+        assert q["video"].startswith("http://127.0.0.1:8000/data/videos/") and q["video"].endswith(".mp4")
+    assert {p.name: p.read_bytes() for p in copy.glob("llava_video_*.json")} == before  # other formats untouched
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["export"]["vlm4d"]["video_base_url"] == "http://127.0.0.1:8000/data/"
+    assert datasets.validate_dataset(copy)["questions"] == len(_vlm4d(dataset))
+
+
+# --- LLaVA-NeXT's loader (docs/FORMATS.md, L1-L7), restated in our words ----------------------------------------
+
+
+def test_llava_video_samples_follow_llava_next_loader(dataset):
+    records = _records(dataset)
+    ids = set()
+    for split in ("train", "val", "test"):
+        samples = json.loads((dataset / f"llava_video_{split}.json").read_text())
+        assert isinstance(samples, list)  # L1
+        for s in samples:
+            assert set(s) == {"id", "video", "conversations", "data_source"}  # L2, L6
+            assert (dataset / s["video"]).is_file()  # L2, L3: video_folder = the dataset folder
+            turns = s["conversations"]
+            assert [t["from"] for t in turns] == ["human", "gpt"]  # L4
+            assert turns[0]["value"].startswith("<image>\n") and sum(t["value"].count("<image>") for t in turns) == 1  # L5
+            assert sum(len(t["value"].split()) for t in turns) > 0  # L7
+            assert s["data_source"] == "tiny"
+            ids.add(s["id"])
+    assert len(ids) == sum(len(r.questions) + 1 for r in records)
+    assert {f"{r.scene.id}_caption" for r in records} <= ids
+
+
+def test_question_mix_hits_the_vlm4d_shares():
+    from worldsim.types.batch import QUESTION_MIX_PRESETS
+    from worldsim.types.qa import QAItem
+
+    kinds = ["translational"] * 3 + ["rotational"] + ["counting"] + ["false_positive"]
+    records = []
+    for k in range(200):
+        items = [QAItem(id=f"s{k}_{n + 1}", video="v", question_type=t, question="q?", choices=dict(zip("ABCD", "wxyz")),
+                        answer="A").model_dump(mode="json") for n, t in enumerate(kinds)]
+        records.append(type("R", (), {"questions": items})())
+    kept = datasets.mixed_questions(records, "vlm4d", seed=0, split="train")
+    got = [it.question_type for its in kept for it in its]
+    for category, share in QUESTION_MIX_PRESETS["vlm4d"].items():
+        assert abs(got.count(category) / len(got) - share) < 0.01, category
+    assert got.count("false_positive") == 200 * 1 or got.count("rotational") == 200  # the scarcest category is used up
+    again = datasets.mixed_questions(records, "vlm4d", seed=0, split="train")
+    assert [[it.id for it in its] for its in again] == [[it.id for it in its] for its in kept]
+    assert datasets.mixed_questions(records, None, seed=0, split="train") == [[QAItem.model_validate(q) for q in r.questions] for r in records]
+    only = datasets.mixed_questions(records, {"counting": 1, "rotational": 0}, seed=0, split="train")
+    assert {it.question_type for its in only for it in its} == {"counting"}
+
+
+def test_reexport_is_deterministic_and_the_card_reports_the_mix(tmp_path, dataset):
+    import shutil
+
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    batch.export_dataset(copy, question_mix="vlm4d")
+    first = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    batch.export_dataset(copy, question_mix="vlm4d")
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == first
+    card = (copy / "README.md").read_text()
+    assert "## Question mix in the exports" in card and "| vlm4d | vlm4d (translational 55%, rotational 19%" in card
+    datasets.validate_dataset(copy)
+    batch.export_dataset(copy, question_mix=None)
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file() and p.name != "manifest.json"} == \
+        {p.name: p.read_bytes() for p in dataset.iterdir() if p.is_file() and p.name != "manifest.json"}
 
 
 def test_dense_lines_one_per_scene(dataset):
@@ -129,6 +265,7 @@ def test_card_counts_per_category_object_and_split(dataset):
     assert "| (all objects) | " + " | ".join(str(n) for n in splits.values()) + " | 8 |" in card
     for category in ("translational", "counting", "false_positive", "caption"):
         assert f"| {category} |" in card
+    assert "config_name: vlm4d\n  default: true" in card and "path: llava_video_train.json" in card
 
 
 def test_card_and_manifest_count_failed_scenes(tmp_path, dataset):

@@ -43,20 +43,23 @@ def test_moving_right_scene_has_every_category_with_exact_answers(rolling_right)
     trans = by_type(items, "translational")[0]
     assert trans.question == "What direction is the red ball moving?"
     assert answer_text(trans) == "moving right"
-    assert set(trans.choices.values()) == {"moving right", "moving left", "not moving", "there is no red ball"}
+    assert set(trans.choices.values()) == {"moving right", "moving left", "not moving", "no red ball there"}
     assert trans.target["answer_source"] == "labels" and trans.target["displacements"][0][0] > 0.1
     assert answer_text(by_type(items, "rotational")[0]) == "rotating clockwise"  # rolling right turns clockwise
     count = by_type(items, "counting")[0]
     assert count.target["count"] == int(answer_text(count))
     assert count.target["count"] == (1 if count.target["direction"] == "right" else 0)
     fp = by_type(items, "false_positive")[0]
-    assert answer_text(fp) == f"there is no {fp.target['color']} {fp.target['name']}"
+    assert answer_text(fp) == f"no {fp.target['color']} {fp.target['name']} there"  # VLM4D's phrasing (docs/FORMATS.md V6, V8)
     assert fp.target["name"] != "ball" and fp.target["color"] != "red" and OBJECTS[fp.target["name"]].family != "sphere"
-    assert all(it.id == f"000005-{it.question_type}-0" for it in items)
+    assert [it.id for it in items] == [f"000005_{n}" for n in range(1, len(items) + 1)]  # V5: <prefix>_<int>
     assert all(sorted(it.choices) == list(LETTERS) and len(set(it.choices.values())) == 4 for it in items)
     assert all(it.free_form and "(" not in it.free_form and it.seed == 5 and it.generator == "procedural" for it in items)
-    assert to_vlm4d(trans) == {"id": trans.id, "video": "videos/000005.mp4", "question_type": "translational",
-                               "question": trans.question, "choices": dict(trans.choices), "answer": trans.answer}
+    assert to_vlm4d(trans) == {"id": trans.id, "video": "videos/000005.mp4", "question_type": "multiple-choice",
+                               "question": trans.question, "choices": dict(trans.choices), "answer": "moving right",
+                               "task": "translational"}
+    assert to_vlm4d(trans, "../generator/video.mp4")["video"] == "../generator/video.mp4"
+    assert all(to_vlm4d(it)["answer"].startswith("no ") == (it.question_type == "false_positive") for it in items)  # V6
 
 
 def test_answers_follow_the_measured_motion_not_the_plan(rolling_right):
@@ -82,7 +85,7 @@ def test_shuffle_depends_on_the_seed_but_the_answer_letter_follows_the_text():
         assert trans.target["answer_source"] == "plan"
         orders.add(tuple(trans.choices.values()))
         fp = by_type(items, "false_positive")[0]
-        assert answer_text(fp).startswith("there is no ") and fp.target["name"] != "car"
+        assert answer_text(fp).startswith("no ") and answer_text(fp).endswith(" there") and fp.target["name"] != "car"
         fps.add((fp.target["name"], fp.target["color"]))
         assert generate_questions(plan, None, seed, "v.mp4", "rules-only") == items  # deterministic
     assert len(orders) > 3 and len(fps) > 3

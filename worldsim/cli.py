@@ -318,6 +318,32 @@ def cmd_dataset_validate(args) -> int:
     return 0
 
 
+def _question_mix_arg(text: str):
+    """--question-mix: a preset name, 'all' (every question) or a JSON mapping of category to weight."""
+    from worldsim.types.batch import QUESTION_MIX_PRESETS
+
+    if text in ("all", "none"):
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise InputError(f"--question-mix {text!r} is not valid JSON; give a preset ({', '.join(QUESTION_MIX_PRESETS)}), "
+                             "'all', or a mapping like '{\"translational\": 2, \"counting\": 1}'") from None
+    return text
+
+
+def cmd_dataset_export(args) -> int:
+    from worldsim.batch import export_dataset
+
+    mix = {} if args.question_mix is None else {"question_mix": _question_mix_arg(args.question_mix)}
+    manifest = export_dataset(args.dir, formats=args.format, video_base_url=args.video_base_url, **mix)
+    written = {f: manifest["export"][f] for f in (args.format or manifest["export"])}
+    print(json.dumps({"dataset": args.dir, "export": written}) if args.json else
+          f"exported: {args.dir} ({', '.join(written)}); check with `worldsim dataset validate {args.dir}`")
+    return 0
+
+
 def cmd_dataset_card(args) -> int:
     from pathlib import Path
 
@@ -325,6 +351,28 @@ def cmd_dataset_card(args) -> int:
     if not card.is_file():
         raise InputError(f"{card} does not exist; is '{args.dir}' a folder written by `worldsim batch`?")
     print(card.read_text(), end="")
+    return 0
+
+
+def cmd_export_ply(args) -> int:
+    from tqdm import tqdm
+
+    from worldsim.export_ply import export_ply
+
+    bar = tqdm(desc="worldsim export-ply", unit="file", disable=args.json or None, file=sys.stderr)
+
+    def progress(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        summary = export_ply(args.run, args.sh_degree, args.out, progress=progress)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"exported {len(summary['files'])} PLY files at SH degree {summary['sh_degree']} to {summary['out']}")
     return 0
 
 
@@ -422,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ba = sub.add_parser("batch", help="synthesize a dataset from a batch spec (resumable; no server needed)",
                         description="Draws the spec's scenes, runs each as a worldsim run under DIR/runs/, and writes videos/, "
-                                    "ShareGPT JSONL + dataset_info.json, VLM4D JSON, dense records, README.md card and manifest.json. "
+                                    "ShareGPT JSONL + dataset_info.json, VLM4D JSON, LLaVA-Video JSON, dense records, README.md card and manifest.json. "
                                     "Re-running skips finished scenes and redoes interrupted and failed ones. A scene that fails "
                                     "is listed in DIR/failures.jsonl (scene, stage, error) and the others go on; the exports hold "
                                     "the scenes that succeeded and the exit status is 1.")
@@ -436,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
     ba.set_defaults(func=cmd_batch)
 
-    ds = sub.add_parser("dataset", help="check or show a dataset made by `worldsim batch`")
+    ds = sub.add_parser("dataset", help="check, show or re-export a dataset made by `worldsim batch`")
     dsub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
     dv = dsub.add_parser("validate", help="check every record, file and sha256; exit 2 naming the first bad file")
     dv.add_argument("dir", metavar="DIR", help="the dataset folder")
@@ -444,9 +492,40 @@ def build_parser() -> argparse.ArgumentParser:
                     "(the scenes that succeeded are still checked)")
     dv.add_argument("--json", action="store_true", help="print the counts as JSON")
     dv.set_defaults(func=cmd_dataset_validate)
+    dx = dsub.add_parser("export", help="rewrite export files (vlm4d, sharegpt, llava-video) of a finished dataset, without regenerating it",
+                         description="Rewrites the files of each --format (default: all) from the scene records, with the options "
+                                     "given; formats not named keep their files and options. The folder is validated first. "
+                                     "Re-exporting with the same options writes the same bytes.")
+    dx.add_argument("dir", metavar="DIR", help="the dataset folder")
+    dx.add_argument("--format", action="append", choices=("vlm4d", "sharegpt", "llava-video"), default=None,
+                    help="an export to rewrite (repeatable; default: all three). vlm4d: VLM4D's own question records; "
+                         "sharegpt: LLaMA-Factory; llava-video: the LLaVA-Video-178K layout LLaVA-NeXT trains on")
+    dx.add_argument("--video-base-url", default=None, metavar="URL",
+                    help="vlm4d only: name each video as URL/videos/NNNNNN.mp4 (e.g. a file server over this folder, so "
+                         "VLM4D's own loader can download it); default: paths relative to the JSON file")
+    dx.add_argument("--question-mix", default=None, metavar="MIX",
+                    help="per-category question weights: a preset (vlm4d: translational 55%%, rotational 19%%, counting 17%%, "
+                         "false positive 9%%), 'all' for every question, or JSON like '{\"translational\": 2, \"counting\": 1}'; "
+                         "default: keep each format's current mix")
+    dx.add_argument("--json", action="store_true", help="print the options written as JSON")
+    dx.set_defaults(func=cmd_dataset_export)
     dc = dsub.add_parser("card", help="print the dataset card (README.md)")
     dc.add_argument("dir", metavar="DIR", help="the dataset folder")
     dc.set_defaults(func=cmd_dataset_card)
+
+    xp = sub.add_parser("export-ply", help="rewrite a run's 3DGS PLY files at a fixed SH degree (default 3) for other tools",
+                        description="Reads every <stage>/ply/*.ply of RUN (generator/, reconstruction/, edit/) and writes "
+                                    "it again with exactly (d+1)^2 SH coefficients per channel, the ones above the scene's "
+                                    "own degree (0) as zeros: INRIA's 3DGS loader (GaussianModel.load_ply, sh_degree=3) and "
+                                    "viewers assuming degree 3 need 45 f_rest properties. Output: OUT/generator/frame_0000.ply, "
+                                    "OUT/reconstruction/frame_0000.ply, ...; OUT is built under a temporary name and "
+                                    "replaces an existing OUT only when complete. The run's own files are not modified.")
+    xp.add_argument("run", metavar="RUN", help="a run folder printed by `worldsim generate` or `worldsim edit`")
+    xp.add_argument("--sh-degree", type=int, choices=(0, 1, 2, 3), default=3, metavar="{0,1,2,3}",
+                    help="SH degree of the written files (default: 3, what the 3DGS loader expects)")
+    xp.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN/exports/ply_sh<degree>)")
+    xp.add_argument("--json", action="store_true", help="print a JSON summary (out, files, sh_degree, gaussians per file), no progress bar")
+    xp.set_defaults(func=cmd_export_ply)
     from worldsim import plugins  # plugin commands (`worldsim train tiny-t2v`): one broken plugin cannot break the CLI
 
     try:

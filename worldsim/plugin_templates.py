@@ -805,13 +805,13 @@ def test_direction_and_absent_questions(tmp_path):
 
     video, _, _ = tiny_clip(tmp_path / "generator", num_frames=8, width=64, height=64)
     inputs = ScoreInput(run_dir=str(tmp_path), plan=tiny_plan(), seed=0, video=video)
-    choices = {"A": "moving left", "B": "moving right", "C": "not moving", "D": "there is no red ball"}
+    choices = {"A": "moving left", "B": "moving right", "C": "not moving", "D": "no red ball there"}
     items = [QAItem(id="q", video="v", question_type="translational", question="What direction is the red ball moving?",
                     choices=choices, answer="B", target={"name": "ball", "color": "red"}),
              QAItem(id="f", video="v", question_type="false_positive", question="What direction is the lime kite moving?",
-                    choices={**choices, "D": "there is no lime kite"}, answer="D", target={"name": "kite", "color": "lime"})]
+                    choices={**choices, "D": "no lime kite there"}, answer="D", target={"name": "kite", "color": "lime"})]
     answers = get_stage("answerer", "__NAME__").run(items, inputs)
-    assert answers == ["B. moving right", "D. there is no lime kite"]
+    assert answers == ["B. moving right", "D. no lime kite there"]
 '''
 
 # ------------------------------------------------------------------------------------------------ teacher

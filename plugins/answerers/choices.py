@@ -4,7 +4,7 @@ the option that matches a decision, so a model-free answerer can answer in the o
     meaning("up-right")                -> ("direction", "up-right")
     meaning("counter-clockwise")       -> ("rotation", "counter-clockwise")
     meaning("3")                       -> ("count", 3)
-    meaning("there is no green car")   -> ("absent", None)
+    meaning("no green car there")      -> ("absent", None)   (VLM4D's phrasing; "there is no green car" too)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from worldsim.types.plan import DIRECTION_VECTORS
 
 NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen".split())}
-ABSENT = re.compile(r"\b(there (is|are) no|there isn'?t|there aren'?t|no such|not (present|in the (video|scene))|"
+ABSENT = re.compile(r"^no\s|\b(there (is|are) no|there isn'?t|there aren'?t|no such|not (present|in the (video|scene))|"
                     r"does not (exist|appear)|doesn'?t (exist|appear)|absent|not visible|no \w+ (is|are) (visible|present))\b")
 NOT_ROTATING = re.compile(r"\b(not (rotating|spinning|turning)|no rotation|does not (rotate|spin)|doesn'?t (rotate|spin))\b")
 CCW = re.compile(r"\b(counter[- ]?clockwise|anti[- ]?clockwise)\b")

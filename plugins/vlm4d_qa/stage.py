@@ -10,7 +10,8 @@ calls, for each configured prompt mode (and once more with `free_form=True` when
 and outputs (paths relative to `inputs.run_dir`); it returns one raw text answer per item, in order. With
 `free_form=True` the answerer answers `item.free_form` without choices.
 
-Writes `scores/qa_questions.json` (VLM4D JSON list: id, video, question_type, question, choices, answer)
+Writes `scores/qa_questions.json` (VLM4D's own record format, docs/FORMATS.md: id, video relative to the
+JSON file, question_type "multiple-choice", question, choices, answer = the right choice's text, task)
 and `scores/qa_answers.jsonl` (one AnswerRecord per answer); returns the metrics stored as run.json
 `metrics.qa`.
 """
@@ -105,7 +106,8 @@ class VLM4DQAScorer(Scorer):
         items = generate_questions(inputs.plan, labels, inputs.seed, inputs.video.video, inputs.video.generator,
                                    scene_id=scene_id(inputs.plan, inputs.seed))
         items = [it for it in items if it.question_type in cfg.question_types]
-        atomic_write_json(out_dir / QUESTIONS_FILE, [to_vlm4d(it) for it in items])
+        video = Path(os.path.relpath(run_dir / inputs.video.video, out_dir)).as_posix()  # as the JSON file names it
+        atomic_write_json(out_dir / QUESTIONS_FILE, [to_vlm4d(it, video) for it in items])
 
         info = registry.get_stage_info("answerer", cfg.answerer)
         answerer = info.cls(cfg.answerer_config)

@@ -11,6 +11,8 @@ def test_meaning_of_the_generated_option_texts():
     assert meaning("moving down and to the left") == ("direction", "down-left")
     assert meaning("not moving") == ("direction", "none")
     assert meaning("there is no green car") == ("absent", None) and meaning("there are no green cars") == ("absent", None)
+    assert meaning("no green car there") == ("absent", None) and meaning("no robotic arm there") == ("absent", None)  # VLM4D's phrasing
+    assert meaning("not moving") == ("direction", "none")
     assert meaning("rotating counter-clockwise") == ("rotation", "counter-clockwise")
     assert meaning("rotating clockwise") == ("rotation", "clockwise") and meaning("not rotating") == ("rotation", "none")
     assert meaning("3") == ("count", 3) and meaning("two") == ("count", 2) and meaning("blue") is None

@@ -74,12 +74,17 @@ def test_scorer_in_a_run_reports_accuracy_per_category_mode_and_variant(tmp_path
     run_dir = run_pipeline("A red ball rolls to the right", config=config, seed=3, output_dir=tmp_path / "out")
     qa = json.loads((run_dir / "run.json").read_text())["metrics"]["qa"]
     questions = json.loads((run_dir / "scores" / "qa_questions.json").read_text())
-    assert {q["question_type"] for q in questions} == set(QUESTION_TYPES)
-    assert all(set(q) == {"id", "video", "question_type", "question", "choices", "answer"} for q in questions)
+    assert {q["task"] for q in questions} == set(QUESTION_TYPES)
+    # VLM4D's own record (docs/FORMATS.md): answer = the choice's text, the video relative to this JSON file
+    assert all(set(q) == {"id", "video", "question_type", "question", "choices", "answer", "task"} for q in questions)
+    assert all(q["question_type"] == "multiple-choice" and q["answer"] in q["choices"].values() for q in questions)
+    assert all((run_dir / "scores" / q["video"]).resolve() == (run_dir / "generator" / "video.mp4").resolve() for q in questions)
     # ids come from the command and seed, not the time-stamped run folder, so a re-run writes the same file
-    assert all(q["id"].startswith("a-red-ball-rolls-to-the-right-s3-") and q["video"] == "generator/video.mp4" for q in questions)
-    trans = next(q for q in questions if q["question_type"] == "translational")
-    assert trans["choices"][trans["answer"]] == "moving right"
+    assert [q["id"] for q in questions] == [f"a-red-ball-rolls-to-the-right-s3_{n}" for n in range(1, len(questions) + 1)]
+    trans = next(q for q in questions if q["task"] == "translational")
+    assert trans["answer"] == "moving right"
+    answered = [json.loads(line)["id"] for line in (run_dir / "scores" / "qa_answers.jsonl").read_text().splitlines()]
+    assert set(answered) == {q["id"] for q in questions}  # one id for a question in both files
     assert qa["questions"] == len(questions) and qa["n"] == 4 * len(questions)  # 2 modes x (choices, free form)
     assert qa["per_category"] == {"translational": 1.0, "rotational": 1.0, "counting": 0.0, "false_positive": 1.0}
     expected = round(1 - 1 / len(questions), 6)

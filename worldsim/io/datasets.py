@@ -5,15 +5,26 @@ Files in a batch folder (all paths inside records are relative to it):
 - `sharegpt_<split>.jsonl` + `dataset_info.json`: LLaMA-Factory ShareGPT video format, one conversation per
   line, `{"messages": [{"role": "user", "content": "<video>..."}, {"role": "assistant", "content": "..."}],
   "videos": ["videos/000123.mp4"]}`; every `<video>` token in the messages has one entry in `videos`.
-- `vlm4d_<split>.json`: a JSON list of VLM4D-style questions (id, video, question_type, question, choices,
-  answer, plus free_form and provenance: plan, seed, generator).
+- `vlm4d_<split>.json`: a JSON list of questions in VLM4D's own record format (docs/FORMATS.md): id
+  `<scene-id>_<n>`, video (relative to the JSON file, or a URL with a video base URL), question_type
+  "multiple-choice", question, choices A-D, answer = the text of the right choice, and `task` = our category.
+- `llava_video_<split>.json`: a JSON list in the LLaVA-Video-178K layout LLaVA-NeXT trains on: id, video
+  (relative to the dataset folder, LLaVA-NeXT's `--video_folder`), conversations (`from` human/gpt, `value`;
+  the human turn starts with `<image>\n`), data_source (the dataset name).
 - `dense_<split>.jsonl`: one line per scene for perception tasks: per object instance the per-frame box
   (normalised xyxy, null where it is not visible), the motion interval in seconds, and per-frame masks as
   RLE. RLE is COCO's uncompressed form: `{"size": [H, W], "counts": [...]}`, run lengths over the mask
   flattened in column-major (Fortran) order, alternating 0-runs and 1-runs and starting with a 0-run
   (which is 0 when the first pixel is set); pycocotools' `frPyObjects` reads it as is.
-- `README.md`: the dataset card; `manifest.json`: sha256 and size of every file above, of the scene
-  records and of every run's run.json (which in turn holds the sha256 of each run artifact).
+- `README.md`: the dataset card (its YAML header declares the files as `datasets` configs: vlm4d, sharegpt,
+  llava_video, dense); `manifest.json`: sha256 and size of every file above, of the scene records and of
+  every run's run.json (which in turn holds the sha256 of each run artifact), and `export`: per format, the
+  options it was written with (question mix, video base URL).
+
+Question mix: with a mix (BatchSpec.question_mix or `worldsim dataset export --question-mix`), each split
+keeps floor(N) questions, N the largest total every category present in the split can supply at its share,
+apportioned to the categories by largest remainder; which ones is drawn with a seeded RNG (spec seed, split,
+category). A category the split has no question of is left out and the others keep their relative shares. The card reports the achieved mix.
 - `failures.jsonl` (only while scenes of the spec failed): one `SceneFailure` per line (scene id, index,
   the stage that failed, a one-line error); the dataset is built from the other scenes and the card and
   manifest say how many failed. `worldsim batch SPEC --out DIR --retry-failed` redoes them.
@@ -27,7 +38,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
+import random
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, NoReturn, TypeVar
 
@@ -37,14 +49,16 @@ from worldsim.artifacts import atomic_write_json, atomic_write_text, sha256_file
 from worldsim.errors import InputError
 from pydantic import BaseModel, ValidationError
 
-from worldsim.types.batch import (SPLITS, BatchSpec, DatasetManifest, DenseLine, DenseRecord, ManifestFile, SceneFailure,
-                                  SceneRecord, ShareGPTConversation, SpecRecord, VLM4DItem)
+from worldsim.types.batch import (EXPORT_FORMATS, SPLITS, BatchSpec, DatasetManifest, DenseLine, DenseRecord, ExportOptions,
+                                  LLaVAVideoRecord, ManifestFile, SceneFailure, SceneRecord, ShareGPTConversation, SpecRecord,
+                                  VLM4DItem, default_exports, question_mix_weights)
 from worldsim.types.manifest import RunManifest
 from worldsim.types.qa import QAItem
 
 M = TypeVar("M", bound=BaseModel)
 
 VIDEO_TOKEN = "<video>"
+IMAGE_TOKEN = "<image>"  # LLaVA-NeXT's DEFAULT_IMAGE_TOKEN: its video samples use it too
 CAPTION_REQUEST = "Describe the objects in this video and how they move."
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices."
 MIN_STEP_PX = 0.5
@@ -58,9 +72,13 @@ RUNS_DIR = "runs"
 VIDEOS_DIR = "videos"
 
 
+FORMAT_FILES = {"vlm4d": "vlm4d_{split}.json", "sharegpt": "sharegpt_{split}.jsonl",
+                "llava-video": "llava_video_{split}.json", "dense": "dense_{split}.jsonl"}
+
+
 def export_files(split: str) -> dict[str, str]:
-    """The export files of one split, by format."""
-    return {"sharegpt": f"sharegpt_{split}.jsonl", "vlm4d": f"vlm4d_{split}.json", "dense": f"dense_{split}.jsonl"}
+    """The export files of one split, by format (the EXPORT_FORMATS and dense)."""
+    return {fmt: pattern.format(split=split) for fmt, pattern in FORMAT_FILES.items()}
 
 
 # --- masks as RLE ------------------------------------------------------------------------------------
@@ -142,35 +160,98 @@ def dense_record(labels: dict, masks: np.ndarray) -> dict:
 # --- conversations and questions -----------------------------------------------------------------------
 
 
-def choice_prompt(item: QAItem) -> str:
+def choice_text(item: QAItem) -> str:
+    """A multiple-choice question with its lettered options and the instruction to answer with a letter."""
     options = "\n".join(f"{letter}. {text}" for letter, text in sorted(item.choices.items()))
-    return f"{VIDEO_TOKEN}{item.question}\n{options}\n{CHOICE_INSTRUCTION}"
+    return f"{item.question}\n{options}\n{CHOICE_INSTRUCTION}"
 
 
-def sharegpt_records(record: SceneRecord, captions: bool = True) -> list[dict]:
+def choice_prompt(item: QAItem) -> str:
+    return f"{VIDEO_TOKEN}{choice_text(item)}"
+
+
+def choice_answer(item: QAItem) -> str:
+    return f"{item.answer}. {item.choices[item.answer]}"
+
+
+def scene_questions(record: SceneRecord) -> list[QAItem]:
+    return [QAItem.model_validate(q) for q in record.questions]
+
+
+def mixed_questions(records: list[SceneRecord], mix: str | dict | None, seed: int, split: str) -> list[list[QAItem]]:
+    """Per record (in order), the questions an export keeps under a question mix (module docstring)."""
+    items = [scene_questions(r) for r in records]
+    shares = question_mix_weights(mix)
+    if shares is None:
+        return items
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for its in items:
+        for it in its:
+            by_category[it.question_type].append(it.id)
+    present = {c: w for c, w in shares.items() if by_category[c]}
+    keep: set[str] = set()
+    if present:
+        total = sum(present.values())
+        n = min(len(by_category[c]) * total / w for c, w in present.items())
+        wanted = {c: n * w / total for c, w in present.items()}
+        take = {c: min(len(by_category[c]), math.floor(x + 1e-9)) for c, x in wanted.items()}
+        by_remainder = sorted(wanted, key=lambda c: (take[c] - wanted[c], list(present).index(c)))
+        for c in by_remainder[:max(0, math.floor(n + 1e-9) - sum(take.values()))]:  # largest remainders round up
+            take[c] = min(len(by_category[c]), take[c] + 1)
+        for c, k in take.items():
+            keep.update(random.Random(f"worldsim-question-mix:{seed}:{split}:{c}").sample(by_category[c], k))
+    return [[it for it in its if it.id in keep] for its in items]
+
+
+def sharegpt_records(record: SceneRecord, items: list[QAItem], captions: bool = True) -> list[dict]:
     """The ShareGPT conversations of one scene: one per question (multiple choice), and a caption one."""
     video = [record.video]
-    out = []
-    for raw in record.questions:
-        item = QAItem.model_validate(raw)
-        answer = f"{item.answer}. {item.choices[item.answer]}"
-        out.append({"messages": [{"role": "user", "content": choice_prompt(item)},
-                                 {"role": "assistant", "content": answer}], "videos": video})
+    out = [{"messages": [{"role": "user", "content": choice_prompt(item)},
+                         {"role": "assistant", "content": choice_answer(item)}], "videos": video} for item in items]
     if captions:
         out.append({"messages": [{"role": "user", "content": f"{VIDEO_TOKEN}{CAPTION_REQUEST}"},
                                  {"role": "assistant", "content": record.scene.prompt}], "videos": video})
     return out
 
 
-def vlm4d_records(record: SceneRecord) -> list[dict]:
+def llava_video_records(record: SceneRecord, items: list[QAItem], captions: bool, source: str) -> list[dict]:
+    """The LLaVA-Video conversations of one scene: one per question, and a caption one (id `<scene-id>_caption`)."""
+    def sample(sid: str, human: str, gpt: str) -> dict:
+        return {"id": sid, "video": record.video, "conversations": [{"from": "human", "value": f"{IMAGE_TOKEN}\n{human}"},
+                                                                    {"from": "gpt", "value": gpt}], "data_source": source}
+
+    out = [sample(item.id, choice_text(item), choice_answer(item)) for item in items]
+    if captions:
+        out.append(sample(f"{record.scene.id}_caption", CAPTION_REQUEST, record.scene.prompt))
+    return out
+
+
+def video_reference(rel: str, base_url: str | None) -> str:
+    """A video as a JSON file at the dataset's root names it: its relative path, or `<base_url>/<path>`."""
+    if base_url is None:
+        return rel
+    from urllib.parse import quote
+
+    return f"{base_url.rstrip('/')}/{quote(rel)}"
+
+
+def vlm4d_records(record: SceneRecord, items: list[QAItem], base_url: str | None = None) -> list[dict]:
     from worldsim.qa.questions import to_vlm4d
 
-    out = []
-    for raw in record.questions:
-        item = QAItem.model_validate(raw)
-        out.append({**to_vlm4d(item), "free_form": item.free_form, "plan": item.plan, "seed": item.seed,
-                    "generator": item.generator})
-    return out
+    video = video_reference(record.video, base_url)
+    return [to_vlm4d(item, video) for item in items]
+
+
+def export_rows(fmt: str, records: list[SceneRecord], spec: BatchSpec, options: ExportOptions, split: str) -> list[dict]:
+    """The rows of one export file: a format's records of one split's scenes, under the format's options."""
+    kept = mixed_questions(records, options.question_mix, spec.seed, split)
+    if fmt == "vlm4d":
+        return [q for r, its in zip(records, kept) for q in vlm4d_records(r, its, options.video_base_url)]
+    if fmt == "sharegpt":
+        return [c for r, its in zip(records, kept) for c in sharegpt_records(r, its, spec.captions)]
+    if fmt == "llava-video":
+        return [c for r, its in zip(records, kept) for c in llava_video_records(r, its, spec.captions, spec.name)]
+    raise ValueError(f"unknown export format {fmt!r}; accepted: {', '.join(EXPORT_FORMATS)}")
 
 
 def dense_line(record: SceneRecord) -> dict:
@@ -203,7 +284,41 @@ def _table(title: str, counts: dict[str, Counter], keys: list[str]) -> str:
     return head + rows
 
 
-def dataset_card(spec: BatchSpec, records: list[SceneRecord], config: dict, failed: int = 0) -> str:
+def _hf_configs(splits: list[str]) -> str:
+    """The card's YAML `configs`: `datasets.load_dataset(<folder>, "<config>")` reads each export by split."""
+    out = "configs:\n"
+    for fmt in (*EXPORT_FORMATS, "dense"):
+        out += f"- config_name: {fmt.replace('-', '_')}\n" + ("  default: true\n" if fmt == "vlm4d" else "") + "  data_files:\n"
+        out += "".join(f"  - split: {s}\n    path: {export_files(s)[fmt]}\n" for s in splits)
+    return out
+
+
+def _mix_table(spec: BatchSpec, records: list[SceneRecord], exports: dict[str, ExportOptions]) -> str:
+    """Per export format: the mix asked for and the share of each category it holds (all splits)."""
+    from worldsim.types.qa import QUESTION_TYPES
+
+    head = "| export | mix asked | " + " | ".join(QUESTION_TYPES) + " | questions kept |\n|---|---|" + "---|" * (len(QUESTION_TYPES) + 1) + "\n"
+    rows = ""
+    everything = sum(len(r.questions) for r in records)
+    for fmt in EXPORT_FORMATS:
+        mix = exports[fmt].question_mix
+        kept = Counter()
+        for split in SPLITS:
+            mine = [r for r in records if r.scene.split == split]
+            kept.update(it.question_type for its in mixed_questions(mine, mix, spec.seed, split) for it in its)
+        total = sum(kept.values())
+        asked = question_mix_weights(mix)
+        label = "all questions" if mix is None else (mix if isinstance(mix, str) else "custom")
+        if asked:
+            label += " (" + ", ".join(f"{c} {100 * w:.0f}%" for c, w in asked.items()) + ")"
+        cells = " | ".join(f"{100 * kept[c] / total:.1f}%" if total else "-" for c in QUESTION_TYPES)
+        rows += f"| {fmt} | {label} | {cells} | {total} of {everything} |\n"
+    return head + rows
+
+
+def dataset_card(spec: BatchSpec, records: list[SceneRecord], config: dict, failed: int = 0,
+                 exports: dict[str, ExportOptions] | None = None) -> str:
+    exports = exports or default_exports(spec.question_mix)
     scenes, questions, conversations = ({s: Counter() for s in SPLITS} for _ in range(3))
     for r in records:
         split = r.scene.split
@@ -211,7 +326,10 @@ def dataset_card(spec: BatchSpec, records: list[SceneRecord], config: dict, fail
         scenes[split][r.scene.object] += 1
         for q in r.questions:
             questions[split][q["question_type"]] += 1
-        conversations[split]["conversations"] += len(r.questions) + int(spec.captions)
+    for split in SPLITS:
+        mine = [r for r in records if r.scene.split == split]
+        if mine:
+            conversations[split]["conversations"] = len(export_rows("sharegpt", mine, spec, exports["sharegpt"], split))
     if spec.captions:
         for s in SPLITS:
             if scenes[s]["(all objects)"]:
@@ -220,17 +338,20 @@ def dataset_card(spec: BatchSpec, records: list[SceneRecord], config: dict, fail
     okeys = ["(all objects)"] + sorted({k for c in scenes.values() for k in c if k != "(all objects)"})
     generators = sorted({r.generator for r in records})
     gen_step = next((s for s in config.get("stages", []) if s["kind"] == "generator"), {})
-    files = "\n".join(f"- `{f}`" for s in SPLITS if scenes[s]["(all objects)"] for f in export_files(s).values())
+    splits = [s for s in SPLITS if scenes[s]["(all objects)"]]
+    files = "\n".join(f"- `{f}`" for s in splits for f in export_files(s).values())
     holdout = ", ".join(spec.splits.holdout_objects) or "none"
     failed_note = (f"; {failed} of the spec's {len(records) + failed} scenes failed and are not included "
                    f"(listed in `{FAILURES}`; `worldsim batch SPEC --out <this folder> --retry-failed` redoes them)") if failed else ""
     failed_file = f"\n- `{FAILURES}`: the scenes that failed (scene id, stage, error)" if failed else ""
+    base_url = exports["vlm4d"].video_base_url
+    vlm4d_videos = f"as URLs under `{base_url}`" if base_url else "relative to the JSON file"
     return f"""---
 license: {spec.license.lower()}
 pretty_name: {spec.name}
 task_categories: [video-text-to-text]
 tags: [synthetic, worldsim, vlm4d]
----
+{_hf_configs(splits)}---
 # {spec.name}
 
 {spec.description or "Synthetic videos with exact labels, generated by worldsim."}
@@ -245,16 +366,23 @@ Licence of the content: **{spec.license}**.
 
 ## Files
 - `videos/`: one MP4 (H.264) per scene
-- `dataset_info.json`: LLaMA-Factory entries (ShareGPT video format)
+- `vlm4d_<split>.json`: VLM4D's record format (answer = the right choice's text, `task` = category), videos {vlm4d_videos}
+- `llava_video_<split>.json`: LLaVA-Video layout; train LLaVA-NeXT with `--data_path <this folder>/llava_video_train.json --video_folder <this folder>`
+- `sharegpt_<split>.jsonl` + `dataset_info.json`: LLaMA-Factory ShareGPT video format
+- `dense_<split>.jsonl`: per-object per-frame boxes, motion start/end, mask RLE
 {files}
 - `records/`, `runs/`: per-scene records and the worldsim run folders they came from
-- `manifest.json`: sha256 of every file; check with `worldsim dataset validate <this folder>`{failed_file}
+- `manifest.json`: sha256 of every file; check with `worldsim dataset validate <this folder>`; re-export with `worldsim dataset export <this folder> --format ...`{failed_file}
+
+Load any export with `datasets.load_dataset("<this folder>", "<config>")`, config one of vlm4d, sharegpt, llava_video, dense.
 
 ## Scenes per object and split
 {_table("object", scenes, okeys)}
 ## Questions per category and split
 {_table("category", questions, qkeys)}
-## Conversations per split
+## Question mix in the exports
+{_mix_table(spec, records, exports)}
+## Conversations per split (ShareGPT)
 {_table("split", conversations, ["conversations"])}"""
 
 
@@ -340,12 +468,14 @@ def read_failures(out_dir: str | Path) -> list[SceneFailure]:
 
 
 def write_dataset(out_dir: str | Path, spec: BatchSpec, records: list[SceneRecord], config: dict,
-                  failures: Iterable[SceneFailure] = ()) -> dict:
+                  failures: Iterable[SceneFailure] = (), exports: dict[str, ExportOptions] | None = None) -> dict:
     """Rebuild every export, the card and the manifest from the scene records (so no record can appear
     twice); `failures` are the spec's scenes that failed (their failures file is written by the caller and
-    listed in the manifest). Returns the manifest."""
+    listed in the manifest); `exports`: per format, its options (default: the spec's question mix, videos
+    relative to the JSON files). Returns the manifest."""
     out_dir = Path(out_dir)
     failures = list(failures)
+    exports = {**default_exports(spec.question_mix), **(exports or {})}
     records = sorted(records, key=lambda r: r.scene.index)
     ids = [r.scene.id for r in records]
     if len(set(ids)) != len(ids):
@@ -353,22 +483,25 @@ def write_dataset(out_dir: str | Path, spec: BatchSpec, records: list[SceneRecor
     splits = [s for s in SPLITS if any(r.scene.split == s for r in records)]
     for split in SPLITS:
         for name in export_files(split).values():
-            (out_dir / name).unlink(missing_ok=True)
+            if split not in splits:
+                (out_dir / name).unlink(missing_ok=True)
     for split in splits:
         mine = [r for r in records if r.scene.split == split]
         files = export_files(split)
-        atomic_write_text(out_dir / files["sharegpt"], _jsonl([c for r in mine for c in sharegpt_records(r, spec.captions)]))
-        atomic_write_json(out_dir / files["vlm4d"], [q for r in mine for q in vlm4d_records(r)])
+        atomic_write_text(out_dir / files["sharegpt"], _jsonl(export_rows("sharegpt", mine, spec, exports["sharegpt"], split)))
+        atomic_write_json(out_dir / files["vlm4d"], export_rows("vlm4d", mine, spec, exports["vlm4d"], split))
+        atomic_write_json(out_dir / files["llava-video"], export_rows("llava-video", mine, spec, exports["llava-video"], split))
         atomic_write_text(out_dir / files["dense"], _jsonl([dense_line(r) for r in mine if r.dense is not None]))
     atomic_write_json(out_dir / DATASET_INFO, dataset_info(spec.name, splits))
-    atomic_write_text(out_dir / CARD, dataset_card(spec, records, config, failed=len(failures)))
+    atomic_write_text(out_dir / CARD, dataset_card(spec, records, config, failed=len(failures), exports=exports))
     listed = [SPEC_FILE, DATASET_INFO, CARD, *(f for s in splits for f in export_files(s).values())]
     listed += [r.video for r in records] + [f"{RECORDS_DIR}/{i}.json" for i in ids] + [f"{RUNS_DIR}/{i}/run.json" for i in ids]
     if failures:
         listed.append(FAILURES)
     files = {rel: {"sha256": sha256_file(out_dir / rel), "bytes": (out_dir / rel).stat().st_size} for rel in sorted(listed)}
     manifest = {"name": spec.name, "num_scenes": len(records), "failed": len(failures),
-                "splits": {s: sum(r.scene.split == s for r in records) for s in splits}, "files": files}
+                "splits": {s: sum(r.scene.split == s for r in records) for s in splits},
+                "export": {f: exports[f].model_dump(mode="json") for f in EXPORT_FORMATS}, "files": files}
     atomic_write_json(out_dir / MANIFEST, manifest)
     return manifest
 
@@ -454,6 +587,29 @@ def _check_dense(check: _Check, rel: str, n: int, row: dict, record: SceneRecord
                 check.fail(rel, f"line {n}: object {obj['id']} frame {t}: {exc}")
             if (mbox is None) != (box is None) or (box is not None and not np.allclose(mbox, box, atol=1e-5)):
                 check.fail(rel, f"line {n}: object {obj['id']} frame {t}: box {box} does not match its mask's box {mbox}")
+
+
+def _json_list(check: _Check, rel: str, model: type[BaseModel]) -> list[dict]:
+    rows = check.json(rel)
+    if not isinstance(rows, list):
+        check.fail(rel, f"expected a JSON list, got {type(rows).__name__}")
+    for k, row in enumerate(rows):
+        check.typed(rel, model, row, f"entry {k}")
+    return rows
+
+
+def _check_llava_sample(check: _Check, rel: str, k: int, sample: dict, videos: set[str]) -> None:
+    turns = sample["conversations"]  # typed as a LLaVAVideoRecord already
+    for t, turn in enumerate(turns):
+        want = "human" if t % 2 == 0 else "gpt"
+        if turn["from"] != want:
+            check.fail(rel, f"entry {k}: conversations[{t}]: from must be {want!r}, got {turn['from']!r}")
+    if len(turns) % 2 or not turns[0]["value"].startswith(IMAGE_TOKEN + "\n"):
+        check.fail(rel, f"entry {k}: needs human/gpt pairs and a first human turn starting with {IMAGE_TOKEN!r} and a newline")
+    if sum(turn["value"].count(IMAGE_TOKEN) for turn in turns) != 1:
+        check.fail(rel, f"entry {k}: needs exactly one {IMAGE_TOKEN} token (one video)")
+    if sample["video"] not in videos:
+        check.fail(rel, f"entry {k}: video: {sample['video']!r} is not a video of this dataset")
 
 
 def _inside(check: _Check, rel: str, path: str, where: str) -> str:
@@ -546,6 +702,7 @@ def validate_dataset(out_dir: str | Path, allow_failed: bool = False) -> dict:
             artifacts_checked += 1
 
     by_split = {s: [r for r in records if r.scene.split == s] for s in SPLITS}
+    exports = {**default_exports(None), **manifest.export}
     info = check.json(DATASET_INFO)
     if info != dataset_info(spec.name, [s for s in SPLITS if by_split[s]]):
         check.fail(DATASET_INFO, "entries differ from the splits of this dataset")
@@ -558,21 +715,24 @@ def validate_dataset(out_dir: str | Path, allow_failed: bool = False) -> dict:
         rows = check.jsonl(names["sharegpt"], ShareGPTConversation)
         for n, row in enumerate(rows, start=1):
             _check_conversation(check, names["sharegpt"], n, row, videos)
-        expected = [c for r in mine for c in sharegpt_records(r, spec.captions)]
+        expected = export_rows("sharegpt", mine, spec, exports["sharegpt"], split)
         if rows != expected:
             check.fail(names["sharegpt"], f"{len(rows)} conversations differ from the {len(expected)} the records give")
-        questions = check.json(names["vlm4d"])
-        if not isinstance(questions, list):
-            check.fail(names["vlm4d"], f"expected a JSON list of questions, got {type(questions).__name__}")
-        items = [check.typed(names["vlm4d"], VLM4DItem, q, f"entry {k}") for k, q in enumerate(questions)]
-        for k, item in enumerate(items):
-            if item.video not in videos:
-                check.fail(names["vlm4d"], f"entry {k}: video: {item.video!r} is not a video of this dataset")
-        if questions != [q for r in mine for q in vlm4d_records(r)]:
+        options = exports["vlm4d"]
+        questions = _json_list(check, names["vlm4d"], VLM4DItem)
+        for k, item in enumerate(questions):
+            if item["video"] not in {video_reference(v, options.video_base_url) for v in videos}:
+                check.fail(names["vlm4d"], f"entry {k}: video: {item['video']!r} is not a video of this dataset")
+        if questions != export_rows("vlm4d", mine, spec, options, split):
             check.fail(names["vlm4d"], "questions differ from the records")
-        ids = [item.id for item in items]
+        ids = [item["id"] for item in questions]
         if len(set(ids)) != len(ids):
             check.fail(names["vlm4d"], "repeats a question id")
+        samples = _json_list(check, names["llava-video"], LLaVAVideoRecord)
+        for k, sample in enumerate(samples):
+            _check_llava_sample(check, names["llava-video"], k, sample, videos)
+        if samples != export_rows("llava-video", mine, spec, exports["llava-video"], split):
+            check.fail(names["llava-video"], "samples differ from the records")
         dense = check.jsonl(names["dense"], DenseLine)
         by_id = {r.scene.id: r for r in mine if r.dense is not None}
         if len(dense) != len(by_id) or {d["id"] for d in dense} != set(by_id):
@@ -581,6 +741,7 @@ def validate_dataset(out_dir: str | Path, allow_failed: bool = False) -> dict:
             _check_dense(check, names["dense"], n, row, by_id.get(row["id"]))
         counts["conversations"] += len(rows)
         counts["questions"] += len(questions)
+        counts["llava_samples"] += len(samples)
         counts["dense"] += len(dense)
     if failures and not allow_failed:
         first = failures[0]

@@ -83,7 +83,9 @@ def noun_phrase(name: str, color: str | None, count: int = 1) -> str:
 
 
 def absent_text(name: str, color: str | None, count: int = 1) -> str:
-    return f"there is no {noun_phrase(name, color, 1)}" if count == 1 else f"there are no {noun_phrase(name, color, count)}"
+    """The 'not in the scene' option, phrased as VLM4D phrases it ("no robotic arm there"): VLM4D's statistics
+    count a question as a false positive exactly when its answer text starts with "no "."""
+    return f"no {noun_phrase(name, color, count)} there"
 
 
 def _groups_from_labels(labels: dict) -> list[Group]:
@@ -157,7 +159,8 @@ def _absent_object(groups: list[Group], rng: random.Random) -> tuple[str, str]:
 
 def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, generator: str,
                        scene_id: str | None = None) -> list[QAItem]:
-    """The questions one clip supports, in category order; ids are f"{scene_id}-{question_type}-{k}".
+    """The questions one clip supports, in category order; ids are f"{scene_id}_{n}" (n = 1, 2, ... over the
+    clip's questions: VLM4D's statistics read the number after the last underscore).
 
     plan: the generate plan the clip was made from. labels: the generator's labels.json (None for a generator
     without labels: answers then follow the plan). video: the clip's path as the dataset stores it.
@@ -174,8 +177,7 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
     items: list[QAItem] = []
 
     def add(qtype: str, question: str, free_form: str, texts: list[str], answer: str, target: dict) -> None:
-        k = sum(1 for it in items if it.question_type == qtype)
-        qid = f"{scene}-{qtype}-{k}"
+        qid = f"{scene}_{len(items) + 1}"
         choices, letter = _choices(texts, answer, random.Random(f"vlm4d-qa:{seed}:{qid}:{question}"))
         items.append(QAItem(id=qid, video=video, question_type=qtype, question=question, choices=choices,
                             answer=letter, free_form=free_form, target={**target, "answer_source": source},
@@ -237,7 +239,13 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
     return items
 
 
-def to_vlm4d(item: QAItem) -> dict:
-    """The VLM4D JSON record of a question: id, video, question_type, question, choices, answer."""
-    return {"id": item.id, "video": item.video, "question_type": item.question_type, "question": item.question,
-            "choices": dict(item.choices), "answer": item.answer}
+VLM4D_QUESTION_TYPE = "multiple-choice"
+
+
+def to_vlm4d(item: QAItem, video: str | None = None) -> dict:
+    """The record of a question in VLM4D's own format (docs/FORMATS.md): id, video, question_type
+    "multiple-choice", question, choices, answer (the TEXT of the right choice), plus `task`, our category.
+    `video`: the clip as the JSON file that holds the record names it (default: `item.video`)."""
+    return {"id": item.id, "video": item.video if video is None else video, "question_type": VLM4D_QUESTION_TYPE,
+            "question": item.question, "choices": dict(item.choices), "answer": item.choices[item.answer],
+            "task": item.question_type}

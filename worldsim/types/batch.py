@@ -7,11 +7,46 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from worldsim.types.plan import Direction, Speed
+from worldsim.types.qa import QUESTION_TYPES, QuestionType
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 TaskRunnerName = Literal["threads", "dask", "none"]
 # Fields that say how to run a batch, not what it contains: they may change between a run and its resume.
 EXECUTION_FIELDS: tuple[str, ...] = ("runner", "workers", "dask_address")
+# Fields that only shape the exports (which questions they keep), not the scenes: they may change too.
+EXPORT_FIELDS: tuple[str, ...] = ("question_mix",)
+# The dataset exports `worldsim dataset export --format` writes (dense_<split>.jsonl is always written).
+EXPORT_FORMATS: tuple[str, ...] = ("vlm4d", "sharegpt", "llava-video")
+ExportFormat = Literal["vlm4d", "sharegpt", "llava-video"]
+# Per-category question weights by preset name. "vlm4d": the distribution of VLM4D's published benchmark
+# (translational 55%, rotational 19%, counting 17%, false positive 9%).
+QUESTION_MIX_PRESETS: dict[str, dict[str, float]] = {
+    "vlm4d": {"translational": 0.55, "rotational": 0.19, "counting": 0.17, "false_positive": 0.09},
+}
+Weight = Annotated[float, Field(ge=0.0, le=1e6)]
+
+
+def _question_mix(value: str | dict | None) -> str | dict | None:
+    if isinstance(value, str):
+        if value not in QUESTION_MIX_PRESETS:
+            raise ValueError(f"unknown question mix preset {value!r}; accepted: {', '.join(QUESTION_MIX_PRESETS)} "
+                             f"or a mapping of category to weight ({', '.join(QUESTION_TYPES)})")
+    elif isinstance(value, dict) and not any(w > 0 for w in value.values()):
+        raise ValueError(f"question mix {value!r} has no positive weight; give at least one category a weight above 0")
+    return value
+
+
+# A preset name or {category: weight} (weights need not sum to 1); None keeps every question.
+QuestionMix = Annotated[str | dict[QuestionType, Weight] | None, AfterValidator(_question_mix)]
+
+
+def question_mix_weights(mix: str | dict | None) -> dict[str, float] | None:
+    """The per-category shares (summing to 1) of a question mix; None for no mix (keep every question)."""
+    if mix is None:
+        return None
+    weights = QUESTION_MIX_PRESETS[mix] if isinstance(mix, str) else mix
+    total = sum(weights.values())
+    return {c: weights[c] / total for c in QUESTION_TYPES if weights.get(c, 0) > 0}
 
 
 def _object_noun(noun: str) -> str:
@@ -84,6 +119,8 @@ class BatchSpec(BaseModel):
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per stage kind, settings merged "
                                                 "into the preset's, e.g. {generator: {num_frames: 8}}")
     questions: bool = Field(True, description="write VLM4D-style questions (worldsim.qa.questions) for each scene")
+    question_mix: QuestionMix = Field(None, description="per-category weights of the questions the exports keep: a preset "
+                                      f"({', '.join(QUESTION_MIX_PRESETS)}) or {{category: weight}}; None keeps every question")
     captions: bool = Field(True, description="also write one 'describe the motion' caption conversation per scene")
     splits: SplitSpec = Field(default_factory=SplitSpec, description="split ratios and held-out object categories")
     license: str = Field("CC-BY-4.0", min_length=1, description="licence of the generated content, stated in the card")
@@ -114,7 +151,7 @@ class BatchSpec(BaseModel):
 
     def content(self) -> dict:
         """The fields that decide the dataset (not how it is run): equal content = resumable output folder."""
-        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS) | set(EXPORT_FIELDS))
 
 
 def _unique(values: list, what: str) -> list:
@@ -207,6 +244,32 @@ class ManifestFile(BaseModel):
     bytes: int = Field(ge=0)
 
 
+def _video_base_url(url: str | None) -> str | None:
+    if url is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.scheme == "file"):
+            raise ValueError(f"video base URL {url!r} is not an http://, https:// or file:// URL")
+        if parts.query or parts.fragment:
+            raise ValueError(f"video base URL {url!r} has a query or fragment; give the folder URL the videos/ folder is under")
+    return url
+
+
+class ExportOptions(BaseModel):
+    """How one export format of a dataset was written (manifest.json `export`, per format)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question_mix: QuestionMix = Field(None, description="the question mix the export keeps (BatchSpec.question_mix)")
+    video_base_url: Annotated[str | None, AfterValidator(_video_base_url)] = Field(
+        None, description="vlm4d only: videos are named `<url>/videos/<index>.mp4` instead of relative to the JSON file")
+
+
+def default_exports(question_mix: str | dict | None = None) -> dict[str, ExportOptions]:
+    return {f: ExportOptions(question_mix=question_mix) for f in EXPORT_FORMATS}
+
+
 class DatasetManifest(BaseModel):
     """`manifest.json` of a batch folder (the `files` entries are checked one by one with ManifestFile)."""
 
@@ -216,6 +279,8 @@ class DatasetManifest(BaseModel):
     num_scenes: int = Field(ge=0, description="scenes in the dataset (the failed ones are not)")
     failed: int = Field(0, ge=0, description="scenes of the spec that failed, listed in failures.jsonl")
     splits: dict[Literal["train", "val", "test"], int]
+    export: dict[ExportFormat, ExportOptions] = Field(default_factory=default_exports,
+                                                      description="how each export format was written (absent: defaults)")
     files: dict[RelativePath, Any]
 
 
@@ -246,21 +311,52 @@ class ShareGPTConversation(BaseModel):
     videos: list[str]
 
 
+def _vlm4d_id(qid: str) -> str:
+    head, _, number = qid.rpartition("_")
+    if not head or not number.isdigit():
+        raise ValueError(f"id {qid!r} is not '<prefix>_<integer>' (VLM4D's statistics read the integer after the last '_')")
+    return qid
+
+
 class VLM4DItem(BaseModel):
-    """One item of `vlm4d_<split>.json`."""
+    """One item of `vlm4d_<split>.json` and of a run's `scores/qa_questions.json`: VLM4D's own record
+    (docs/FORMATS.md) plus `task`, our question category."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    video: str
-    question_type: Literal["translational", "rotational", "counting", "false_positive"]
-    question: str
+    id: Annotated[str, AfterValidator(_vlm4d_id)]
+    video: str = Field(min_length=1, description="path relative to the JSON file, or a URL")
+    question_type: Literal["multiple-choice"]
+    question: str = Field(min_length=1)
     choices: dict[Literal["A", "B", "C", "D"], str]
-    answer: Literal["A", "B", "C", "D"]
-    free_form: str
-    plan: dict
-    seed: int | None
-    generator: str | None
+    answer: str = Field(description="the text of the right choice")
+    task: QuestionType
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> "VLM4DItem":
+        if sorted(self.choices) != ["A", "B", "C", "D"]:
+            raise ValueError(f"choices: needs the four letters A-D, got {sorted(self.choices)}")
+        if list(self.choices.values()).count(self.answer) != 1:
+            raise ValueError(f"answer: {self.answer!r} is not exactly one of the choices' texts")
+        return self
+
+
+class LLaVATurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: Literal["human", "gpt"] = Field(alias="from")
+    value: str = Field(min_length=1)
+
+
+class LLaVAVideoRecord(BaseModel):
+    """One item of `llava_video_<split>.json` (the LLaVA-Video-178K layout LLaVA-NeXT trains on, docs/FORMATS.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    video: str = Field(min_length=1, description="path relative to the dataset folder (LLaVA-NeXT's --video_folder)")
+    conversations: list[LLaVATurn] = Field(min_length=2)
+    data_source: str = Field(min_length=1)
 
 
 class MaskRLE(BaseModel):
