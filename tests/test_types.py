@@ -13,8 +13,25 @@ from worldsim.types.gaussians import quat_multiply, quat_to_rotmat
 def test_plan_contract_is_the_parse_json_shape():
     plan = Plan(mode="generate", objects=(ObjectSpec(name="ball", color="red", count=2),))
     assert plan.contract() == {"mode": "generate", "objects": [{"name": "ball", "color": "red", "count": 2}],
-                               "motion": {"direction": "none", "speed": "normal"}, "edit": None}
+                               "motion": {"direction": "none", "speed": "normal"}, "edit": None,
+                               "camera": {"motion": "static", "speed": "normal", "target": None}}
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_static_camera_is_left_out_of_plan_json_and_a_moving_one_round_trips():
+    from worldsim.types import CameraSpec
+
+    plan = Plan(mode="generate", objects=(ObjectSpec(name="ball"),))
+    assert "camera" not in plan.model_dump(mode="json") and '"camera"' not in plan.model_dump_json()
+    moving = plan.model_copy(update={"camera": CameraSpec(motion="follow", speed="slow", target="ball")})
+    assert moving.model_dump(mode="json")["camera"] == {"motion": "follow", "speed": "slow", "target": "ball"}
+    assert Plan.model_validate_json(moving.model_dump_json()) == moving
+    with pytest.raises(ValueError, match="follow camera needs a target"):
+        CameraSpec(motion="follow")
+    with pytest.raises(ValueError, match="takes no target"):
+        CameraSpec(motion="pan-left", target="ball")
+    with pytest.raises(ValueError):
+        CameraSpec(motion="zoom-in")
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -1,7 +1,10 @@
 """The data model: one module per concept. Importing this package never imports torch."""
 
 from worldsim.types.plan import (
+    CAMERA_MOVES,
     DIRECTIONS,
+    CameraMove,
+    CameraSpec,
     SPEEDS,
     Direction,
     EditSpec,
@@ -22,7 +25,7 @@ from worldsim.types.teacher import TeacherMaps
 from worldsim.types.gaussians import GaussianScene
 
 __all__ = [
-    "DIRECTIONS", "SPEEDS", "Direction", "EditSpec", "Keypoint", "Mode",
+    "CAMERA_MOVES", "CameraMove", "CameraSpec", "DIRECTIONS", "SPEEDS", "Direction", "EditSpec", "Keypoint", "Mode",
     "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "QAItem",
     "QuestionType", "AnswerRecord", "LETTERS", "PROMPT_MODES", "QUESTION_TYPES", "ScoreInput", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject", "ReplanResult", "ScoreResult", "ObjectRegistry",
     "BUILTIN_OPS", "EditParams", "ExtractParams", "MoveParams", "RecolorParams", "RemoveParams", "ScaleParams",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from worldsim.types.plan import Direction, Speed
 from worldsim.types.qa import QUESTION_TYPES, QuestionType
@@ -23,21 +23,31 @@ ExportFormat = Literal["vlm4d", "sharegpt", "llava-video"]
 QUESTION_MIX_PRESETS: dict[str, dict[str, float]] = {
     "vlm4d": {"translational": 0.55, "rotational": 0.19, "counting": 0.17, "false_positive": 0.09},
 }
-Weight = Annotated[float, Field(ge=0.0, le=1e6)]
 
 
-def _question_mix(value: str | dict | None) -> str | dict | None:
+def _question_mix(value: Any) -> str | dict | None:
+    accepted = (f"accepted: a preset ({', '.join(QUESTION_MIX_PRESETS)}) or a mapping of category "
+                f"({', '.join(QUESTION_TYPES)}) to a weight from 0 to 1e6")
+    if value is None:
+        return None
     if isinstance(value, str):
         if value not in QUESTION_MIX_PRESETS:
-            raise ValueError(f"unknown question mix preset {value!r}; accepted: {', '.join(QUESTION_MIX_PRESETS)} "
-                             f"or a mapping of category to weight ({', '.join(QUESTION_TYPES)})")
-    elif isinstance(value, dict) and not any(w > 0 for w in value.values()):
+            raise ValueError(f"unknown question mix preset {value!r}; {accepted}")
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"{value!r} is not a question mix; {accepted}")
+    for category, weight in value.items():
+        if category not in QUESTION_TYPES:
+            raise ValueError(f"unknown question category {category!r}; {accepted}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1e6:
+            raise ValueError(f"weight {weight!r} of {category!r} is not a number from 0 to 1e6")
+    if not any(w > 0 for w in value.values()):
         raise ValueError(f"question mix {value!r} has no positive weight; give at least one category a weight above 0")
-    return value
+    return {c: float(value[c]) for c in QUESTION_TYPES if c in value}
 
 
 # A preset name or {category: weight} (weights need not sum to 1); None keeps every question.
-QuestionMix = Annotated[str | dict[QuestionType, Weight] | None, AfterValidator(_question_mix)]
+QuestionMix = Annotated[Any, BeforeValidator(_question_mix)]
 
 
 def question_mix_weights(mix: str | dict | None) -> dict[str, float] | None:

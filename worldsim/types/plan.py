@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_serializer, model_validator
 
 Mode = Literal["generate", "edit"]
 Direction = Literal["left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right", "none"]
 Speed = Literal["slow", "normal", "fast"]
 
+CameraMove = Literal["static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out",
+                     "truck-left", "truck-right", "orbit-left", "orbit-right", "follow"]
+
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 SPEEDS: tuple[str, ...] = get_args(Speed)
+CAMERA_MOVES: tuple[str, ...] = get_args(CameraMove)
 
 # Unit image-space step per direction: x right, y down (DESIGN.md image convention).
 DIRECTION_VECTORS: dict[str, tuple[float, float]] = {
@@ -50,6 +54,35 @@ class MotionSpec(_Model):
     speed: Speed = "normal"
     spin: bool = Field(default=False, description="object rotates about its vertical axis")
     keypoints: tuple[Keypoint, ...] = Field(default=(), description="filled by trajectory planning")
+
+
+class CameraSpec(_Model):
+    """How the camera moves over the clip (worldsim.camera_motion turns it into per-frame cameras).
+
+    Film terms, as seen by the camera operator: pan = turn left/right in place, tilt = turn up/down in place,
+    dolly = move forward (in) / back (out), truck = move sideways, orbit = circle the scene centre (or
+    `target`) keeping it in view, follow = move with `target` so it stays framed. An object's commanded
+    direction is its motion in the world as seen from the FIRST frame's camera, whatever the camera does.
+    """
+
+    motion: CameraMove = "static"
+    speed: Speed = "normal"
+    target: str | None = Field(default=None, description="object noun the camera follows (follow) or orbits (orbit-*)")
+
+    @model_validator(mode="after")
+    def _target_fits(self) -> "CameraSpec":
+        if self.motion == "follow" and not self.target:
+            raise ValueError("a follow camera needs a target object")
+        if self.target and self.motion not in ("follow", "orbit-left", "orbit-right"):
+            raise ValueError(f"camera motion '{self.motion}' takes no target (only follow and orbit-left/right do)")
+        return self
+
+    @property
+    def moving(self) -> bool:
+        return self.motion != "static"
+
+
+STATIC_CAMERA = CameraSpec()
 
 
 class EditSpec(_Model):
@@ -98,6 +131,16 @@ class Plan(_Model):
     motion: MotionSpec = MotionSpec()
     edit: EditSpec | None = None
     scene: str | None = Field(default=None, description="free scene description words, kept for captions")
+    camera: CameraSpec = Field(default=STATIC_CAMERA, description="camera motion; static unless the command says otherwise")
+
+    @model_serializer(mode="wrap")
+    def _static_camera_unsaid(self, handler):
+        # A static camera is left out of the JSON, so plans (and every file holding one) of commands that
+        # say nothing about the camera stay byte-identical to those written before cameras could move.
+        data = handler(self)
+        if self.camera == STATIC_CAMERA and isinstance(data, dict):
+            data.pop("camera", None)
+        return data
 
     @model_validator(mode="after")
     def _mode_matches(self) -> "Plan":
@@ -116,4 +159,5 @@ class Plan(_Model):
             "objects": [o.model_dump() for o in self.objects],
             "motion": {"direction": self.motion.direction, "speed": self.motion.speed},
             "edit": None if self.edit is None else self.edit.contract(),
+            "camera": self.camera.model_dump(mode="json"),
         }
