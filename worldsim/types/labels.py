@@ -4,6 +4,12 @@ Coordinates: world x right, y up, z towards the camera (metres); image boxes and
 xyxy / xy with the origin top-left and y down. Per-pixel arrays live beside it in `labels.safetensors`
 (`masks` [T,H,W] uint8: 0 background, k = the object with id k; `depth` [T,H,W] float32 along camera z).
 Generators may add keys of their own (kept on read and write); the fields below are the contract.
+
+Moving cameras (plan.camera not static): `camera` is the FIRST frame's camera, the frame of reference of an
+object's commanded direction; `cameras` holds every frame's camera (same intrinsics), `camera_motion` the
+plan's CameraSpec; each object frame's `box` / `center` are measured in that frame's image (what the video
+shows), and `center_first_view` is its world position projected by the first frame's camera (its motion in
+the world as seen from where the camera started). A static camera writes none of these keys.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ class LabelFrame(_Open):
     planned_box: list[float] | None = Field(default=None, description="the planned xyxy box")
     position: list[float] | None = Field(default=None, description="world position of the object centre")
     rotation: list[float] | None = Field(default=None, description="world orientation, wxyz")
+    center_first_view: list[float] | None = Field(default=None, description="moving camera only: the world position "
+                                                  "projected by the first frame's camera, normalised xy")
 
 
 class LabelObject(_Open):
@@ -49,7 +57,10 @@ class Labels(_Open):
     num_frames: int = Field(gt=0)
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    camera: Camera | None = Field(default=None, description="the input camera (editors and field answerers need it)")
+    camera: Camera | None = Field(default=None, description="the input camera (editors and field answerers need it); "
+                                  "with a moving camera, the first frame's")
+    cameras: list[Camera] | None = Field(default=None, description="moving camera only: every frame's camera")
+    camera_motion: dict | None = Field(default=None, description="moving camera only: the plan's CameraSpec {motion, speed, target}")
     coordinates: str | None = None
     ground_y: float | None = Field(default=None, description="world height of the ground plane")
     ground_palette: str | None = None
