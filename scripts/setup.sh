@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libusb-1.0-0 libgomp1; do
+# chromium + chromium-driver: the headless browser the viewer tests (tests/test_viewer.py) drive; no download at run time.
+for pkg in libusb-1.0-0 libgomp1 chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -117,7 +117,10 @@ def test_parse_json_contract(capsys):
     assert json.loads(out) == {"mode": "edit", "objects": [{"name": "car", "color": None, "count": 1}],
                                "motion": {"direction": "right", "speed": "normal"},
                                "edit": {"op": "move", "target": "car", "color": None, "direction": "right",
-                                        "params": {"direction": "right"}}}
+                                        "params": {"direction": "right"}},
+                               "camera": {"motion": "static", "speed": "normal", "target": None}}
+    code, out, _ = run_cli(capsys, "parse", "A red ball rolls left as the camera pans slowly to the right", "--json")
+    assert code == 0 and json.loads(out)["camera"] == {"motion": "pan-right", "speed": "slow", "target": None}
 
 
 def test_stages_and_plugins_listing(capsys):

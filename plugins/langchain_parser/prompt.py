@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from worldsim.colors import ALIASES, COLORS
 from worldsim.types.edits import EditParams
-from worldsim.types.plan import DIRECTIONS, SPEEDS
+from worldsim.types.plan import CAMERA_MOVES, DIRECTIONS, SPEEDS
 
 from .schema import TOOL_NAME, TYPED_PARAMS, available_ops
 
@@ -40,6 +40,18 @@ EXAMPLES: tuple[tuple[str, dict], ...] = (
     ("Make the ball three times bigger",
      {"mode": "EDIT", "objects": [{"name": "ball", "color": None, "count": 1}], "motion": None,
       "edit": {"op": "scale", "target": "ball", "color": None, "direction": None, "factor": 3}, "scene": None}),
+    ("A green ball rolls right while the camera slowly pans left",
+     {"mode": "GEN", "objects": [{"name": "ball", "color": "green", "count": 1}],
+      "motion": {"direction": "right", "speed": "normal", "spin": False}, "edit": None, "scene": None,
+      "camera": {"motion": "pan-left", "speed": "slow", "target": None}}),
+    ("Follow shot of a yellow car driving quickly to the left",
+     {"mode": "GEN", "objects": [{"name": "car", "color": "yellow", "count": 1}],
+      "motion": {"direction": "left", "speed": "fast", "spin": False}, "edit": None, "scene": None,
+      "camera": {"motion": "follow", "speed": "normal", "target": "car"}}),
+    ("The camera circles a blue cube clockwise",
+     {"mode": "GEN", "objects": [{"name": "cube", "color": "blue", "count": 1}],
+      "motion": {"direction": "none", "speed": "normal", "spin": False}, "edit": None, "scene": None,
+      "camera": {"motion": "orbit-left", "speed": "normal", "target": "cube"}}),
 )
 
 
@@ -75,8 +87,9 @@ Fields:
 {describe_ops(ops)}
   target: the noun of the object to edit, or "it" for it / them. Fill only the parameters the op lists, each in its own field, and leave the others null: color: the new colour. direction: the new heading ("none" when it should stay in place). factor: the size multiplier (bigger / larger = 2, smaller = 0.5, "three times bigger" = 3, "half the size" = 0.5). params: the op's other parameters (those listed as params.NAME), by name; else null. For recolor, objects list the target with the new colour; for other ops, with the colour the command uses to identify it.
 - scene: the command's own words about the setting ("in a sunny park", "over a barren desert"), else null.
+- camera (GEN only; null when the command says nothing about the camera, and for EDIT): how the camera moves, in film terms from the camera operator's view. motion one of {", ".join(CAMERA_MOVES)}: pan = turns left/right in place, tilt = turns up/down in place, dolly-in / dolly-out = moves forward / back ("pushes in", "pulls back"), truck = moves sideways ("slides left"), orbit = circles the target ("circles around the ball"; orbit-left = moving to the camera's own left = clockwise seen from above, and the default when no side is said; orbit-right = counterclockwise), follow = moves with the target ("tracking shot of the car", "the camera follows it"), static = does not move ("fixed camera", "locked-off", "tripod"). A zoom changes the lens, not the camera's place: it is not dolly-in; for a zoom or any other move not listed (shakes, cranes up) put that word as the motion, e.g. "zoom", so the command is refused. speed: the camera's own speed words only ("pans slowly" = slow); the object's speed words go in motion.speed, never here, and the camera's never there. target: the noun of the followed object (follow: required) or of the orbited one (orbit: optional), one of objects; else null.
 
-Image space: normalised coordinates with the origin at the top-left of the frame, x to the right, y down. "left" means moving toward decreasing x in the image, "up" toward decreasing y (the top of the frame). "from left to right" = right, "from the bottom left to the top right" = up-right, rises / climbs / takes off = up, falls / sinks / descends = down, "north" = up, "east" = right.
+Image space: normalised coordinates with the origin at the top-left of the frame, x to the right, y down. "left" means moving toward decreasing x in the image, "up" toward decreasing y (the top of the frame). With a moving camera, an object's direction is its motion in the world as seen from the FIRST frame's camera, whatever the camera does afterwards (a ball rolling left while the camera pans left still has direction left). "from left to right" = right, "from the bottom left to the top right" = up-right, rises / climbs / takes off = up, falls / sinks / descends = down, "north" = up, "east" = right.
 
 Colours: only these names are accepted: {colors} (also {aliases}). Use the command's colour word; light / dark shades take the base colour ("light blue" -> blue).
 

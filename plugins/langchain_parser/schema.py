@@ -13,7 +13,11 @@ nouns of one lower-case word); `to_plan` then rebuilds a `Plan` from the checked
 - the edit is made consistent the way the `rules` parser shapes it: the target is the first object,
   a recolour gives every listed object the new colour, a move fills `plan.motion` with the edit's
   direction, other edits leave the motion still, fields that do not belong to the op are dropped;
-- scene words are kept only when every word occurs in the command (otherwise dropped).
+- scene words are kept only when every word occurs in the command (otherwise dropped);
+- the camera (`CameraOut`, GEN only) is one of `CameraSpec`'s moves; follow's target (and orbit's, when
+  given) must be an object of the plan ('it' and an unsaid follow target are the first object), the target
+  of any other move is dropped, and an unknown move ('zoom-in', 'wobble') is an invalid answer naming it,
+  as in the `rules` parser. An EDIT answer with a moving camera is invalid: an edit keeps the scene's camera.
 
 The edit's parameters are typed fields, not a free-form object: `color`, `direction` and `factor`
 (the parameters of the built-in ops recolor, move and scale), because tool-calling models fill a
@@ -37,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from worldsim.colors import ALIASES, COLORS, canonical_color
 from worldsim.objects import plural_of, singular
 from worldsim.types.edits import BUILTIN_OPS, EditParams
-from worldsim.types.plan import Direction, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
+from worldsim.types.plan import CAMERA_MOVES, CameraMove, CameraSpec, Direction, EditSpec, MotionSpec, ObjectSpec, Plan, Speed
 
 TOOL_NAME = "CommandPlan"
 COLOR_WORDS: tuple[str, ...] = tuple(COLORS) + tuple(ALIASES)
@@ -113,6 +117,37 @@ class MotionOut(_Answer):
     lower_words = field_validator("speed", mode="before")(_lower)
 
 
+def _camera_move(value):
+    """'Pan Left', 'pan_left', 'orbit' -> 'pan-left', 'pan-left', 'orbit-left'; an unknown move is refused naming it."""
+    if not isinstance(value, str):
+        return value
+    move = re.sub(r"[\s_]+", "-", value.strip().lower())
+    move = {"orbit": "orbit-left", "none": "static", "fixed": "static", "tracking": "follow"}.get(move, move)
+    if move not in CAMERA_MOVES:
+        raise ValueError(f"unknown camera motion '{short(value, 30)}'; accepted: {', '.join(CAMERA_MOVES)}")
+    return move
+
+
+class CameraOut(_Answer):
+    """How the camera moves over the clip, in film terms from the camera operator's view (GEN only)."""
+
+    motion: CameraMove = Field(
+        default="static",
+        description="static; pan-left/right (turns in place); tilt-up/down (turns up/down in place); dolly-in/out "
+                    "(moves forward/back; a zoom is not a dolly); truck-left/right (moves sideways); orbit-left/right "
+                    "(circles the target; orbit-left = to the camera's left = clockwise seen from above, the default); "
+                    "follow (moves with the target)",
+    )
+    speed: Speed = Field(default="normal", description="the camera's own speed words ('pans slowly' = slow), never the object's")
+    target: str | None = Field(
+        default=None, max_length=MAX_NOUN_CHARS,
+        description="noun of the object followed (follow: required) or orbited (orbit: optional), one of the objects; else null",
+    )
+
+    check_motion = field_validator("motion", mode="before")(_camera_move)
+    lower_words = field_validator("speed", "target", mode="before")(_lower)
+
+
 ParamValue = str | int | float | bool
 TYPED_PARAMS = ("color", "direction", "factor")  # op parameters with their own field in EditOut
 
@@ -157,6 +192,9 @@ class CommandPlan(_Answer):
     scene: str | None = Field(
         default=None, max_length=MAX_SCENE_CHARS,
         description="the command's words about the setting ('in a sunny park'), else null",
+    )
+    camera: CameraOut | None = Field(
+        default=None, description="how the camera moves (GEN only); null or static when the command says nothing about it",
     )
 
     @field_validator("mode", mode="before")
@@ -247,12 +285,34 @@ def to_plan(answer: CommandPlan, text: str, ops: Mapping[str, type[EditParams]] 
             return Plan(
                 mode="generate", text=text, objects=tuple(objects), scene=scene,
                 motion=MotionSpec(direction=motion.direction, speed=motion.speed, spin=motion.spin),
+                camera=_camera(answer.camera, objects, words),
             )
+        if answer.camera is not None and answer.camera.motion != "static":
+            raise InvalidOutput(f"mode=EDIT with camera.motion={answer.camera.motion}: an edit keeps the scene's camera; "
+                                "camera is null for EDIT")
         if answer.edit is None:
             raise InvalidOutput("mode=EDIT needs an edit {op, target, and the op's parameters}")
         return _edit_plan(answer.edit, objects, motion, scene, text, words, available_ops() if ops is None else ops)
     except ValidationError as exc:
         raise InvalidOutput(describe(exc)) from None
+
+
+def _camera(camera: CameraOut | None, objects: list[ObjectSpec], words: frozenset[str]) -> CameraSpec:
+    """The plan's camera: follow's target (and orbit's, when given) is an object of the plan; 'it' and an unsaid
+    follow target are the first object; other moves take no target."""
+    if camera is None:
+        return CameraSpec()
+    names = [o.name for o in objects]
+    target = None
+    if camera.motion == "follow" or camera.motion.startswith("orbit"):
+        noun = _grounded_noun(camera.target, words, "camera.target") if camera.target else None
+        if noun == "it" or (noun is None and camera.motion == "follow"):
+            noun = names[0]
+        if noun is not None and noun not in names:
+            raise InvalidOutput(f"camera.target={short(camera.target, 30)!r} is not an object of the plan; objects: "
+                                f"{', '.join(names)}")
+        target = noun
+    return CameraSpec(motion=camera.motion, speed=camera.speed, target=target)
 
 
 def _edit_plan(

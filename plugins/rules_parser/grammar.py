@@ -4,6 +4,10 @@ A few passes over a token list:
 1. normalise: lower-case tokens, multi-word phrases rewritten (`lexicon.REWRITES`), fillers dropped;
 2. the first word picks the mode: an edit verb ('paint', 'delete', 'make the ...') or else generate;
 3. noun phrases (`phrases.py`) give the objects, the words after them the motion and scene (`motion.py`).
+Before 2., the camera's clause ('as the camera pans slowly to the right', 'tracking shot of ...') is cut out
+of the tokens and read into `plan.camera` (`camera.py`), so its headings and speed words never reach the
+objects' motion, nor theirs the camera's. A command without camera words keeps all its tokens and gives
+the plan it gave before (camera static).
 
 Edits with several objects ('make the fish and the seaweed black') target the first noun and list
 every noun in `plan.objects`: with the new colour for a recolour, with the colour that identifies it
@@ -43,7 +47,7 @@ from worldsim.commands import EXAMPLES, check_command, preview
 from worldsim.errors import ParseError
 from worldsim.objects import singular
 from worldsim.stages import Parser, StageConfig
-from worldsim.types.plan import DIRECTIONS, EditSpec, MotionSpec, ObjectSpec, Plan
+from worldsim.types.plan import DIRECTIONS, CameraSpec, EditSpec, MotionSpec, ObjectSpec, Plan
 
 from .lexicon import (
     CHANGE_VERBS, COLORED, DETERMINERS, DIRECTION_PARTS, EXTRACT_VERBS, FAST_WORDS, GENERATE_VERBS,
@@ -51,6 +55,7 @@ from .lexicon import (
     PROPERTIES, REMOVE_VERBS, REWRITES, SCALE_VERBS, SCENE_PREPS, SHADES, SIZE_NOUNS, SIZE_VERBS, SLOW_WORDS,
     TRAILING_FILLERS, lemma,
 )
+from .camera import CameraRead, split_camera
 from .motion import read_motion, speed_of, spins, stays_still
 from .phrases import NounPhrase, accepted_colors, noun_phrases, required_color
 from .size import is_tail, scale_args, size_expression
@@ -124,11 +129,38 @@ def _no_object(text: str) -> ParseError:
 def parse_command(text: str, max_chars: int = 500) -> Plan:
     """Parse one command; raises ParseError (one line) for text the grammar does not accept."""
     text = check_command(text, max_chars)
-    toks, forced = _strip_generate_prefix(normalise(text))
+    toks, camera = split_camera(normalise(text))
+    toks, forced = _strip_generate_prefix(toks)
     if not toks:
         raise _no_object(text)
     plan = None if forced else _edit(toks, text)
-    return plan or _generate(toks, text)
+    if plan is not None and camera is not None:
+        raise ParseError(f"camera move '{preview(camera.word)}' in an edit command; an edit keeps the scene's camera: "
+                         f"say the camera's move when generating, e.g. 'A red ball rolls left as the camera pans right'")
+    plan = plan or _generate(toks, text)
+    return plan if camera is None else plan.model_copy(update={"camera": _camera_spec(camera, plan)})
+
+
+def _camera_spec(read: CameraRead, plan: Plan) -> CameraSpec:
+    """The `CameraSpec` of a camera clause: follow's target (and orbit's, when named) must be an object of the plan;
+    'it' / 'them' and an unsaid follow target are its first object."""
+    names = [o.name for o in plan.objects]
+    target = None
+    if read.family == "follow" or read.family.startswith("orbit"):
+        np = read.target
+        if read.leads and np is not None and names:  # 'the camera follows a dog ...': the dog is the subject
+            target = names[0]
+        elif np is None or np.name == "it":
+            target = names[0] if names and (np is not None or read.family == "follow") else None
+        elif np.name in names:
+            target = np.name
+        else:
+            raise ParseError(f"camera target '{preview(np.name)}' is not an object of the command; objects: "
+                             f"{', '.join(names) or 'none'}")
+        if read.family == "follow" and target is None:
+            raise ParseError(f"camera move '{preview(read.word)}' needs an object to follow; accepted: e.g. "
+                             f"'the camera follows the red car as it drives right'")
+    return CameraSpec(motion=read.family, speed=read.speed, target=target)
 
 
 # --- generate --------------------------------------------------------------------------------------

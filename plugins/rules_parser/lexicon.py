@@ -235,3 +235,80 @@ def _stems(w: str):
                 yield s[:-1] + "ie"
             if s.endswith("i"):  # carried -> carry
                 yield s[:-1] + "y"
+
+
+# --- camera (plugins/rules_parser/camera.py) --------------------------------------------------------
+CAMERA_NOUNS = {"camera", "cam", "camcorder"}
+# Words that may stand between a clause boundary and the camera noun ('the handheld camera', 'a fixed camera').
+CAMERA_STYLE = {"handheld", "hand-held", "steadicam", "moving", "virtual", "main", "film", "video", "our", "single",
+                "drone", "gimbal", "whip"}
+# The camera does not move: 'a fixed camera', 'camera static', 'static shot', 'shot on a tripod'.
+STATIC_CAMERA_WORDS = {"static", "still", "fixed", "locked", "locked-off", "locked-down", "stationary", "tripod",
+                       "steady", "motionless", "unmoving", "immobile", "stable"}
+# Camera verbs (base forms; `camera_lemma` maps inflections onto them) -> the family of moves they name.
+CAMERA_VERBS = {
+    # turn in place: left/right -> pan, up/down -> tilt
+    "pan": "turn", "tilt": "turn", "turn": "turn", "swivel": "turn", "swing": "turn", "rotate": "turn", "whip": "turn",
+    # move forward (in) / back (out)
+    "dolly": "dolly", "push": "push", "pull": "pull", "approach": "approach", "retreat": "retreat",
+    "recede": "retreat", "withdraw": "retreat", "back": "retreat",
+    # move sideways
+    "truck": "truck", "crab": "truck", "strafe": "truck",
+    # move: left/right -> truck, in/closer -> dolly in, back/away -> dolly out, around X -> orbit
+    "move": "move", "slide": "move", "glide": "move", "drift": "move", "shift": "move", "travel": "move",
+    "roll": "move", "go": "move", "sweep": "move", "float": "move", "cruise": "move",
+    # circle the target (or the scene centre)
+    "orbit": "orbit", "circle": "orbit", "arc": "orbit", "revolve": "orbit", "encircle": "orbit",
+    # move with the target
+    "follow": "follow", "chase": "follow", "trail": "follow", "shadow": "follow", "tail": "follow",
+    "accompany": "follow", "pursue": "follow", "track": "track",
+    # no move
+    "stay": "static", "remain": "static", "hold": "static", "rest": "static", "stand": "static", "sit": "static",
+    "freeze": "static", "stop": "static", "keep": "static", "be": "static", "is": "static", "are": "static",
+    "was": "static", "linger": "static", "settle": "static",
+    # seeing, not moving: static unless another clause says the move ('Tilting down, the camera shows ...')
+    "show": "observe", "capture": "observe", "film": "observe", "record": "observe", "watch": "observe",
+    "see": "observe", "view": "observe", "observe": "observe", "frame": "observe", "look": "observe",
+    "point": "observe", "face": "observe", "shoot": "observe", "depict": "observe", "focus": "observe",
+    "stare": "observe",
+    # a focal-length change: refused (a plan has no lens)
+    "zoom": "zoom",
+}
+# Verbs that say a shot was made ('filmed with a static camera', 'followed by the camera').
+FILM_VERBS = {"filmed", "shot", "seen", "captured", "recorded", "viewed", "watched", "taken", "framed", "observed",
+              "photographed"}
+PASSIVE_FOLLOW = {"followed", "tracked", "chased", "trailed", "tailed", "shadowed", "pursued"}
+# A kind of shot named before 'shot' ('tracking shot', 'static shot') -> its family.
+SHOT_KINDS = {
+    "tracking": "follow", "follow": "follow", "following": "follow", "chase": "follow",
+    "static": "static", "still": "static", "fixed": "static", "locked": "static", "locked-off": "static",
+    "locked-down": "static", "stationary": "static", "tripod": "static", "steady": "static",
+    "orbit": "orbit", "orbiting": "orbit", "orbital": "orbit", "circling": "orbit", "arc": "orbit",
+    "pan": "turn", "panning": "turn", "tilt": "turn", "tilting": "turn", "dolly": "dolly", "truck": "truck",
+    "trucking": "truck", "zoom": "zoom", "push-in": "push", "pullback": "pull", "pull-back": "pull",
+}
+# Camera moves named as nouns or participles at the start of a clause ('a slow pan to the left', 'panning left,').
+CAMERA_MOTION_NOUNS = {"pan": "turn", "tilt": "turn", "dolly": "dolly", "zoom": "zoom", "push-in": "push",
+                       "pullback": "pull", "pull-back": "pull", "whip-pan": "turn", "panning": "turn",
+                       "tilting": "turn", "dollying": "dolly", "trucking": "truck", "zooming": "zoom",
+                       "truck": "truck", "crabbing": "truck"}
+CAMERA_IN = {"in", "forward", "forwards", "closer", "nearer", "inward", "inwards", "ahead", "toward", "towards"}
+CAMERA_OUT = {"out", "back", "backward", "backwards", "away", "outward", "outwards", "further", "farther"}
+CAMERA_AROUND = {"around", "round"}
+CAMERA_SIDEWAYS = {"sideways", "laterally", "sidewards"}
+CAMERA_CLOCKWISE = {"clockwise": -1, "counterclockwise": 1, "anticlockwise": 1, "counter-clockwise": 1,
+                    "anti-clockwise": 1}
+CAMERA_PREPS = {"on", "onto", "at", "over", "across", "past", "around", "round", "toward", "towards", "to", "from",
+                "alongside", "along", "behind", "beside", "by", "with", "through", "of", "above", "below", "into",
+                "in", "near", "under", "after", "upon", "about", "down", "up"}
+# Words that end a camera clause ('... as the camera pans right, a ball rolls left').
+CLAUSE_BOUNDARIES = {",", "while", "whilst", "as", "and", "then", "when", "where", "but", "so", "meanwhile", "until",
+                     "before", "after", "whereas", "because", "though", "although", "once"}
+
+
+def camera_lemma(word: str) -> str | None:
+    """Base form of a camera verb ('pans' -> 'pan', 'dollies' -> 'dolly', 'circling' -> 'circle'); None otherwise."""
+    for stem in _stems(word):
+        if stem in CAMERA_VERBS:
+            return stem
+    return None

@@ -51,9 +51,14 @@ def call(args, name="CommandPlan") -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "call_1"}])
 
 
-def gen(*objects, direction="none", speed="normal", spin=False, scene=None):
-    return {"mode": "GEN", "objects": [dict(o) for o in objects],
+def gen(*objects, direction="none", speed="normal", spin=False, scene=None, camera=None):
+    args = {"mode": "GEN", "objects": [dict(o) for o in objects],
             "motion": {"direction": direction, "speed": speed, "spin": spin}, "edit": None, "scene": scene}
+    return args if camera is None else {**args, "camera": camera}
+
+
+def cam(motion, speed="normal", target=None):
+    return {"motion": motion, "speed": speed, "target": target}
 
 
 def edit(op, target, *objects, color=None, direction=None, factor=None, speed="normal", spin=False, params=None):
@@ -83,6 +88,16 @@ GENERATE = [
     ("A bus drives quickly from the bottom right to the top left", gen(obj("bus"), direction="up-left", speed="fast")),
     ("A scorpion crawls to the right over a barren desert",
      gen(obj("scorpion"), direction="right", scene="over a barren desert")),
+    # the camera: its speed apart from the object's; follow / orbit targets from the objects ('it': the first)
+    ("a ball rolls quickly left while the camera pans slowly right",
+     gen(obj("ball"), direction="left", speed="fast", camera=cam("pan-right", "slow"))),
+    ("A horse runs left and the camera follows it", gen(obj("horse"), direction="left", camera=cam("follow", target="it"))),
+    ("Tracking shot of two red cars driving right",
+     gen(obj("cars", "red", 2), direction="right", camera=cam("Follow", target="cars"))),
+    ("A cube spins while the camera arcs around it to the right",
+     gen(obj("cube"), spin=True, camera=cam("orbit right", target="cube"))),
+    ("The camera pulls back from a white robot", gen(obj("robot", "white"), camera=cam("dolly_out", target="robot"))),
+    ("A cat walks right, static camera", gen(obj("cat"), direction="right", camera=cam("static"))),
 ]
 
 EDIT = [
@@ -246,7 +261,8 @@ def test_answers_are_normalised_not_trusted():
             "motion": {"direction": "Up Left", "speed": "FAST"}}
     plan = to_plan(CommandPlan(**args), "Two grey buses race to the upper left")
     assert plan.contract() == {"mode": "generate", "objects": [{"name": "bus", "color": "gray", "count": 2}],
-                               "motion": {"direction": "up-left", "speed": "fast"}, "edit": None}
+                               "motion": {"direction": "up-left", "speed": "fast"}, "edit": None,
+                               "camera": {"motion": "static", "speed": "normal", "target": None}}
     recolor = to_plan(CommandPlan(**edit("remove", "bus", obj("bus"), color="red", direction="left", factor=2,
                                          params={"count": 3})), "delete the bus")
     assert recolor.edit.model_dump() == {"op": "remove", "target": "bus", "params": {}}  # what remove does not take: dropped
@@ -476,3 +492,72 @@ def test_malformed_tool_arguments_count_as_an_invalid_answer():
     parser, fake = parser_with(broken, call(gen(obj("ball", "red"), direction="left")))
     assert parser.run("A red ball rolls left").contract() == RULES.run("A red ball rolls left").contract()
     assert parser.last_provenance["attempts"] == 2 and "did not call the tool" in fake.seen[1][2].content
+
+
+# --- camera (issue 13) ---------------------------------------------------------------------------------------------
+def test_a_camera_answer_becomes_the_plans_camera():
+    text = "The red car drives right as the camera follows it slowly"
+    parser, _ = parser_with(call(gen(obj("car", "red"), direction="right", camera=cam("follow", "slow", "car"))))
+    plan = parser.run(text)
+    assert plan.camera.model_dump() == {"motion": "follow", "speed": "slow", "target": "car"}
+    assert plan.motion.speed == "normal" and plan.contract() == RULES.run(text).contract()
+    assert plan.model_dump()["camera"] == plan.camera.model_dump()  # a moving camera is written to the plan's JSON
+    # no camera in the answer, or a static one: the plan of a command without camera words, JSON unchanged
+    for answer in (gen(obj("ball", "red"), direction="right", speed="fast"),
+                   gen(obj("ball", "red"), direction="right", speed="fast", camera=cam("static"))):
+        plan = parser_with(call(answer))[0].run("A red ball rolls quickly from left to right")
+        assert plan.model_dump() == RULES.run("A red ball rolls quickly from left to right").model_dump()
+        assert "camera" not in plan.model_dump()
+
+
+@pytest.mark.parametrize("motion", ["zoom-in", "wobble", "crane up"])
+def test_an_unknown_camera_motion_is_a_one_line_error_naming_it(motion):
+    answer = call(gen(obj("ball"), direction="left", camera=cam(motion)))
+    parser, fake = parser_with(answer, answer, fallback=None)
+    with pytest.raises(ParseError) as info:
+        parser.run("A ball rolls left as the camera moves")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 600
+    assert f"unknown camera motion '{motion}'" in message and "pan-left" in message and "orbit-left" in message
+    assert "camera.motion" in fake.seen[1][2].content  # the retry said which field was wrong
+    # with the rules fallback, the rules parser's own refusal of the command's words ('zooms': not a dolly)
+    parser, _ = parser_with(answer, answer)
+    with pytest.raises(ParseError, match="the camera cannot zoom \\('zooms'\\).*rejected too: camera.motion"):
+        parser.run("A ball rolls left as the camera zooms in")
+
+
+@pytest.mark.parametrize(
+    ("text", "camera", "needle"),
+    [
+        ("A horse runs right while the camera follows it", cam("follow", target="rider"),
+         "camera.target='rider' does not occur in the command"),  # an invented noun
+        ("A horse runs right while the camera follows the horse and a dog", cam("follow", target="dog"),
+         "camera.target='dog' is not an object of the plan; objects: horse"),
+    ],
+)
+def test_a_camera_target_must_be_an_object_of_the_plan(text, camera, needle):
+    with pytest.raises(Exception) as info:
+        to_plan(CommandPlan(**gen(obj("horse"), direction="right", camera=camera)), text)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_pan_takes_no_target_and_an_edit_keeps_the_scene_camera():
+    plan = to_plan(CommandPlan(**gen(obj("ball"), camera=cam("pan-left", target="ball"))), "pan left across a ball")
+    assert plan.camera.model_dump() == {"motion": "pan-left", "speed": "normal", "target": None}
+    moving = {**edit("recolor", "ball", obj("ball"), color="blue"), "camera": cam("pan-left")}
+    with pytest.raises(Exception, match="an edit keeps the scene's camera"):
+        to_plan(CommandPlan(**moving), "make the ball blue")
+    still = {**edit("recolor", "ball", obj("ball"), color="blue"), "camera": cam("static")}
+    assert to_plan(CommandPlan(**still), "make the ball blue").camera.motion == "static"
+
+
+def test_the_prompt_and_tool_schema_describe_the_camera():
+    from plugins.langchain_parser.schema import command_plan_for
+
+    prompt = system_prompt()
+    for needle in ["camera", "orbit-left", "clockwise seen from above", "FIRST frame", "zoom", "dolly-in", "follow"]:
+        assert needle in prompt
+    schema = command_plan_for(["recolor"]).model_json_schema()
+    camera = schema["$defs"]["CameraOut"]["properties"]
+    assert "pan-left" in camera["motion"]["enum"] and all(f.get("description") for f in camera.values())
+    assert any(args.get("camera") for _, args in EXAMPLES)  # few-shot examples with a moving camera

@@ -8,22 +8,31 @@ from pydantic import ValidationError
 from plugins.rules_parser import RulesParser, register_parsers
 from worldsim.colors import COLORS
 from worldsim.errors import ConfigError, ParseError
+from worldsim.types.plan import STATIC_CAMERA, Plan
 
 
 def obj(name, color=None, count=1):
     return {"name": name, "color": color, "count": count}
 
 
-def gen(*objects, direction="none", speed="normal"):
+STATIC = {"motion": "static", "speed": "normal", "target": None}
+
+
+def cam(motion="static", speed="normal", target=None):
+    return {"motion": motion, "speed": speed, "target": target}
+
+
+def gen(*objects, direction="none", speed="normal", camera=STATIC):
     return {"mode": "generate", "objects": list(objects), "motion": {"direction": direction, "speed": speed},
-            "edit": None}
+            "edit": None, "camera": camera}
 
 
 def edit(op, target, *objects, color=None, direction=None, speed="normal", **params):
     params = {**({"color": color} if color else {}), **({"direction": direction} if direction else {}), **params}
     return {"mode": "edit", "objects": list(objects),
             "motion": {"direction": direction if op == "move" else "none", "speed": speed},
-            "edit": {"op": op, "target": target, "color": color, "direction": direction, "params": params}}
+            "edit": {"op": op, "target": target, "color": color, "direction": direction, "params": params},
+            "camera": STATIC}
 
 
 GENERATE = [
@@ -540,3 +549,117 @@ def test_any_text_gives_a_plan_or_a_one_line_parse_error():
             assert all(1 <= o.count <= 16 for o in plan.objects)
 
     check()
+
+
+# --- camera (issue 13): training phrasings; the held-out set is benchmarks/camera_parser_heldout.jsonl -----------
+CAMERA = [
+    # the camera's speed words never reach the object's, nor the object's the camera's
+    ("A green ball rolls right while the camera pans left", gen(obj("ball", "green"), direction="right", camera=cam("pan-left"))),
+    ("Slowly, a red ball rolls left as the camera pans quickly right",
+     gen(obj("ball", "red"), direction="left", speed="slow", camera=cam("pan-right", "fast"))),
+    ("a ball rolls slowly left while the camera pans right", gen(obj("ball"), direction="left", speed="slow", camera=cam("pan-right"))),
+    ("As a blue car drives left, the camera quickly trucks left",
+     gen(obj("car", "blue"), direction="left", camera=cam("truck-left", "fast"))),
+    ("a white bird flies up; the camera tilts up slowly", gen(obj("bird", "white"), direction="up", camera=cam("tilt-up", "slow"))),
+    ("The camera keeps panning right as a boat sails right", gen(obj("boat"), direction="right", camera=cam("pan-right"))),
+    ("Tilting down, the camera shows an apple falling", gen(obj("apple"), direction="down", camera=cam("tilt-down"))),
+    ("pan left across a green car", gen(obj("car", "green"), camera=cam("pan-left"))),
+    ("Camera: slow pan to the left. A ball rolls right", gen(obj("ball"), direction="right", camera=cam("pan-left", "slow"))),
+    # dolly: in / out
+    ("The camera pushes in on two red cubes", gen(obj("cube", "red", 2), camera=cam("dolly-in"))),
+    ("the camera pulls back slowly as a dog runs right", gen(obj("dog"), direction="right", camera=cam("dolly-out", "slow"))),
+    ("The camera approaches a white robot", gen(obj("robot", "white"), camera=cam("dolly-in"))),
+    ("the camera backs away from a red cube", gen(obj("cube", "red"), camera=cam("dolly-out"))),
+    ("A quick push in on a white cube", gen(obj("cube", "white"), camera=cam("dolly-in", "fast"))),
+    ("Pan right from a tree to a green ball", gen(obj("ball", "green"), camera=cam("pan-right"))),  # the last noun
+    # truck: sideways
+    ("A ball rolls up while the camera slides left", gen(obj("ball"), direction="up", camera=cam("truck-left"))),
+    ("The camera tracks right as a bus moves right", gen(obj("bus"), direction="right", camera=cam("truck-right"))),
+    ("Truck right past two blue buses", gen(obj("bus", "blue", 2), camera=cam("truck-right"))),
+    # orbit: left (clockwise seen from above) unless right / counterclockwise is said; the target when named
+    ("The camera circles a blue car clockwise", gen(obj("car", "blue"), camera=cam("orbit-left", target="car"))),
+    ("The camera orbits around a robot counterclockwise", gen(obj("robot"), camera=cam("orbit-right", target="robot"))),
+    ("A cube spins while the camera arcs around it to the right", gen(obj("cube"), camera=cam("orbit-right", target="cube"))),
+    ("Two red balls roll left as the camera orbits them",
+     gen(obj("ball", "red", 2), direction="left", camera=cam("orbit-left", target="ball"))),
+    ("A video where the camera orbits a purple balloon", gen(obj("balloon", "purple"), camera=cam("orbit-left", target="balloon"))),
+    # follow: the named object, 'it', or the first object when unsaid
+    ("A horse runs left and the camera follows the horse", gen(obj("horse"), direction="left", camera=cam("follow", target="horse"))),
+    ("Follow shot of a yellow car driving right", gen(obj("car", "yellow"), direction="right", camera=cam("follow", target="car"))),
+    ("a fish swims down, tracked by the camera", gen(obj("fish"), direction="down", camera=cam("follow", target="fish"))),
+    ("The camera tracks a bus moving left", gen(obj("bus"), direction="left", camera=cam("follow", target="bus"))),
+    ("A dog runs right with the camera following it", gen(obj("dog"), direction="right", camera=cam("follow", target="dog"))),
+    ("A cat runs left with the camera following closely", gen(obj("cat"), direction="left", camera=cam("follow", target="cat"))),
+    ("A drone flies left, followed slowly by the camera",
+     gen(obj("drone"), direction="left", camera=cam("follow", "slow", target="drone"))),
+    ("Show me a video of a dog running left with the camera tracking it",
+     gen(obj("dog"), direction="left", camera=cam("follow", target="dog"))),
+    # static, said
+    ("A locked-off shot of three balls rolling left", gen(obj("ball", count=3), direction="left")),
+    ("A cat walks right, static camera", gen(obj("cat"), direction="right")),
+    ("The camera does not move as a ball rolls left", gen(obj("ball"), direction="left")),
+    ("Camera: static. A red ball rolls right.", gen(obj("ball", "red"), direction="right")),
+    ("A red ball rolls left, on a tripod", gen(obj("ball", "red"), direction="left")),
+    # camera-like words that are no camera clause: the plan they gave before
+    ("A ball rolls towards the camera", gen(obj("ball"))),
+    ("a moon orbits a planet", gen(obj("moon"))),
+    ("A dog follows a cat to the left", gen(obj("dog"), direction="left")),
+    ("A pan slides left", gen(obj("pan"), direction="left")),
+    ("A ball rolls past a tripod", gen(obj("ball"))),
+    ("Two trucks drive right", gen(obj("truck", count=2), direction="right")),
+    ("the tilting sign moves right", gen(obj("sign"), direction="right")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CAMERA, ids=[t for t, _ in CAMERA])
+def test_camera(parser, text, expected):
+    plan = parser.run(text)
+    assert plan.contract() == expected
+    assert Plan.model_validate(plan.model_dump()) == plan  # a camera plan round-trips through its JSON
+
+
+def test_camera_phrasings_are_not_the_held_out_ones():
+    import json
+    from pathlib import Path
+
+    held_out = Path(__file__).resolve().parents[2] / "benchmarks" / "camera_parser_heldout.jsonl"
+    texts = {json.loads(line)["text"].lower() for line in held_out.read_text().splitlines() if line.strip()}
+    assert len(texts) >= 48
+    assert not texts & {t.lower() for t, _ in CAMERA + CAMERA_ERRORS}
+
+
+def test_a_command_without_camera_words_keeps_its_plan_and_json(parser):
+    plan = parser.run("A red ball rolls quickly from left to right")
+    assert plan.camera == STATIC_CAMERA and "camera" not in plan.model_dump()  # plan files keep their bytes
+    assert plan.contract() == gen(obj("ball", "red"), direction="right", speed="fast")
+
+
+CAMERA_ERRORS = [
+    ("The camera zooms in slowly", ["'zooms'", "focal length", "dolly in", "pan left/right", "orbit left/right"]),
+    ("a slow zoom out from a cube", ["'zoom'", "dolly"]),
+    ("The camera wiggles as a ball rolls left", ["unknown camera motion 'wiggles'", "static", "pan left/right",
+                                                 "tilt up/down", "dolly in/out", "truck left/right", "follow"]),
+    ("A ball rolls left while the camera pans", ["camera move 'pans' needs a direction"]),
+    ("A ball rolls left while the camera trucks up", ["'trucks' needs left or right"]),
+    ("A ball rolls left while the camera dollies", ["'dollies' needs in or out"]),
+    ("A car drives left while the camera pans left and tilts up", ["'pans' turns two ways", "'left' and 'up'"]),
+    ("A dog runs left while the camera tilts up and down", ["contradicting camera motion 'up' and 'down'"]),
+    ("A car drives left while the camera pans left and follows it", ["one move per command", "'pans'", "'follows'"]),
+    ("A car drives left while the camera follows the truck", ["camera target 'truck' is not an object", "objects: car"]),
+    ("A cube spins while the camera orbits the sphere", ["camera target 'sphere'"]),
+    ("make the ball blue as the camera pans left", ["camera move 'pans' in an edit command"]),
+    ("the camera pans left", ["no object found"]),
+    ("the camera moves up as a ball rises", ["unknown camera motion 'moves up'"]),
+    ("A ball rolls left, filmed with a moving camera", ["camera move unsaid", "accepted"]),
+    ("A ball rolls left while the camera pans left happily", ["unknown camera motion word 'happily' after 'pans'"]),
+]
+
+
+@pytest.mark.parametrize(("text", "needles"), CAMERA_ERRORS, ids=[t for t, _ in CAMERA_ERRORS])
+def test_camera_errors_are_one_line_and_name_the_words(parser, text, needles):
+    with pytest.raises(ParseError) as info:
+        parser.run(text)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 600
+    for needle in needles:
+        assert needle in message
