@@ -82,14 +82,14 @@ def test_pip_installed_template_is_listed_checked_and_generates(tmp_path):
 
 
 def test_new_writes_every_kind_and_refuses_bad_input(tmp_path, capsys):
-    for kind in ("parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher"):
+    for kind in ("parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher", "pose"):
         assert main(["plugins", "new", kind, f"my-{kind}", "--dir", str(tmp_path)]) == 0
         assert (tmp_path / f"worldsim-my-{kind}" / f"worldsim_my_{kind}" / "stage.py").is_file()
     out = capsys.readouterr().out
     assert "an editor 'my-editor'" in out and "a generator 'my-generator'" in out
     for argv, message in [
         (["new", "painter", "x"], "stage kind 'painter' is not accepted; accepted: parser, generator, reconstructor, "
-                                  "editor, scorer, answerer, teacher"),
+                                  "editor, scorer, answerer, teacher, pose"),
         (["new", "generator", "My_Gen"], "plugin name 'My_Gen' is not accepted; use 1-40 lower-case letters"),
         (["new", "generator", "my-generator", "--dir", str(tmp_path)], "already exists; refusing to overwrite it"),
         (["new", "generator", "procedural"], "a generator named 'procedural' is already installed (plugin 'procedural')"),

@@ -330,7 +330,8 @@ def config_files(draw) -> bytes:
         for _ in range(draw(st.integers(1, 4))):
             data[draw(st.integers(0, len(data) - 1))] ^= draw(st.integers(1, 255))
         return bytes(data)
-    kinds = st.sampled_from(["parser", "generator", "reconstructor", "scorer", "editor", "teacher", "answerer", "painter", ""])
+    kinds = st.sampled_from(["parser", "generator", "reconstructor", "scorer", "editor", "teacher", "answerer", "pose", "painter",
+                             ""])
     stage = st.fixed_dictionaries({"kind": kinds, "name": st.one_of(st.sampled_from(_stage_names()), st.text(max_size=8))},
                                   optional={"config": st.dictionaries(st.text(max_size=10), settings_values, max_size=3),
                                             "extra": settings_values})

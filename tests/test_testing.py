@@ -170,7 +170,8 @@ def test_no_builtin_plugin_is_broken():
     registry.all_stages()
     broken = {p: why for p, why in plugins.broken_plugins().items() if plugins.distribution_of(p) == "worldsim"}
     assert not broken
-    assert {kind for kind, _ in BUILTIN} == {"parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher"}
+    assert {kind for kind, _ in BUILTIN} == {"parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher",
+                                             "pose"}
 
 
 @pytest.mark.parametrize("kind, name", BUILTIN, ids=[f"{k}:{n}" for k, n in BUILTIN])

@@ -8,9 +8,9 @@ PROJECT = "worldsim"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "teacher")
-# The kinds a config's `stages` list may name. Answerers and teachers are not pipeline steps: a scorer
-# picks its answerer and a reconstructor its teachers by name in their own configs.
+STAGE_KINDS = ("parser", "generator", "reconstructor", "editor", "answerer", "scorer", "teacher", "pose")
+# The kinds a config's `stages` list may name. Answerers, teachers and pose estimators are not pipeline steps:
+# a scorer picks its answerer and a reconstructor its teachers and pose estimator by name in their own configs.
 PIPELINE_KINDS = ("parser", "generator", "reconstructor", "editor", "scorer")
 
 
@@ -47,6 +47,11 @@ def register_scorers(register):
 @hookspec
 def register_teachers(register):
     """Register 2D teachers: video frames (+ labels) -> dense per-pixel features, depth or masks."""
+
+
+@hookspec
+def register_poses(register):
+    """Register camera pose estimators: video frames (+ frame 0's camera, depth prior, masks) -> every frame's camera."""
 
 
 @hookspec

@@ -21,6 +21,8 @@ Every template is small but does real work (no placeholders that return fake dat
     answerer      tracks the asked object's colour between the first and last frames to answer direction
                   and absent-object questions (other questions get an empty answer, judged wrong)
     teacher       mask teacher: pixels labelled by their nearest named colour (worldsim.colors), background id 0
+    pose          pan/tilt estimator: the global image shift of each frame against frame 0 (phase correlation,
+                  numpy FFT, moving objects masked) turned into a camera rotation; static when nothing shifts
 
 After `pip install -e DIR/worldsim-NAME`, `worldsim plugins check NAME` passes out of the box.
 """
@@ -33,10 +35,10 @@ from pathlib import Path
 
 from worldsim.errors import InputError
 
-KINDS = ("parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher")
+KINDS = ("parser", "generator", "reconstructor", "editor", "scorer", "answerer", "teacher", "pose")
 NAME_RULE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 BASES = {"parser": "Parser", "generator": "Generator", "reconstructor": "Reconstructor", "editor": "Editor",
-         "scorer": "Scorer", "answerer": "Answerer", "teacher": "Teacher"}
+         "scorer": "Scorer", "answerer": "Answerer", "teacher": "Teacher", "pose": "PoseEstimator"}
 
 
 def check_kind(kind: str) -> str:
@@ -886,4 +888,121 @@ def test_a_red_square_on_gray_is_one_segment():
     maps = get_stage("teacher", "__NAME__").run(frames)
     assert maps.labels == ["background", "red"] and maps.maps.shape == (2, 16, 16, 1)
     assert int(maps.maps[0, 5, 5, 0]) == 1 and int(maps.maps[0, 0, 0, 0]) == 0
+'''
+
+# --------------------------------------------------------------------------------------------------- pose
+
+README["pose"] = '''
+## What it does
+
+A pose estimator for cameras that turn in place (pan, tilt): each frame's global image shift against frame 0 is
+found by phase correlation (numpy FFT, Hann window, sub-pixel peak; moving objects, mask ids > 0, are filled with
+the background's mean first) and turned into a rotation of frame 0's camera: yaw = atan(dx / fx), pitch =
+-atan(dy / fy), the camera centre fixed. When no frame shifts by `static_px` or more the camera is static and every
+camera is exactly the given one. It needs no depth; a camera that moves (truck, dolly) is only approximated by
+the rotation that shifts the image the same way. `metrics` holds the shifts in pixels.
+
+Use it directly, `get_stage("pose", "__NAME__").run(frames, camera)` (frames [T,H,W,3] uint8, frame 0's
+camera), or name it where a reconstructor takes a pose estimator.
+'''
+
+STAGES["pose"] = '''
+"""The '__NAME__' pose estimator: pan / tilt from the global image shift (see README.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from worldsim.stages import PoseEstimator, StageConfig
+from worldsim.types import Camera, CameraPoses
+
+
+class __CLASS__Config(StageConfig):
+    static_px: float = Field(0.05, ge=0, le=100, description="a clip whose frames all shift less than this (px) is static")
+    window: bool = Field(True, description="Hann window before the FFT (fewer artefacts from the image border)")
+
+
+class __CLASS__(PoseEstimator):
+    name = "__NAME__"
+    description = "Pan / tilt cameras from each frame's global image shift (phase correlation); no depth (template pose estimator)"
+    Config = __CLASS__Config
+
+    def run(self, frames, camera: Camera, depth=None, masks=None, labels: dict | None = None) -> CameraPoses:
+        import numpy as np
+
+        frames, depth, masks = self.check_inputs(frames, camera, depth, masks)  # one-line InputErrors
+        T, H, W = frames.shape[:3]
+        gray = frames.astype(np.float64).mean(axis=-1)
+        if masks is not None:  # moving objects would pull the shift: fill them with the background's mean
+            for t in range(T):
+                background = masks[t] == 0
+                if background.any():
+                    gray[t][~background] = gray[t][background].mean()
+        window = np.outer(np.hanning(H), np.hanning(W)) if self.config.window else np.ones((H, W))
+        spectra = [np.fft.fft2((g - g.mean()) * window) for g in gray]
+        shifts = [(0.0, 0.0)] + [_shift(spectra[0], spectra[t]) for t in range(1, T)]
+        largest = max(max(abs(dx), abs(dy)) for dx, dy in shifts)
+        metrics = {"shifts_px": [[round(dx, 4), round(dy, 4)] for dx, dy in shifts], "largest_shift_px": round(largest, 4)}
+        if largest < self.config.static_px:
+            return CameraPoses.still(camera, T, self.name, metrics)
+        K, V0 = np.asarray(camera.K), np.asarray(camera.viewmat)
+        cameras = [camera]
+        for dx, dy in shifts[1:]:
+            Q = np.eye(4)  # a rotation in camera coordinates: content moving right = the camera turning left
+            Q[:3, :3] = _rot_x(-np.arctan2(dy, K[1][1])) @ _rot_y(np.arctan2(dx, K[0][0]))
+            cameras.append(camera.model_copy(update={"viewmat": tuple(map(tuple, (Q @ V0).tolist()))}))
+        return CameraPoses(cameras=cameras, static=False, metrics=metrics, estimator=self.name)
+
+
+def _shift(reference, moved) -> tuple[float, float]:
+    """(dx, dy) in pixels by which the image of spectrum `moved` is shifted against `reference` (phase correlation)."""
+    import numpy as np
+
+    cross = moved * np.conj(reference)
+    surface = np.real(np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-12)))
+    H, W = surface.shape
+    py, px = np.unravel_index(int(np.argmax(surface)), surface.shape)
+
+    def refine(a: float, b: float, c: float) -> float:  # vertex of the parabola through three samples
+        den = a - 2 * b + c
+        return 0.0 if abs(den) < 1e-12 else 0.5 * (a - c) / den
+
+    dx = px + refine(surface[py, (px - 1) % W], surface[py, px], surface[py, (px + 1) % W])
+    dy = py + refine(surface[(py - 1) % H, px], surface[py, px], surface[(py + 1) % H, px])
+    return float(dx - W if dx > W / 2 else dx), float(dy - H if dy > H / 2 else dy)
+
+
+def _rot_y(a):
+    import numpy as np
+
+    return np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+
+
+def _rot_x(a):
+    import numpy as np
+
+    return np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), -np.sin(a)], [0.0, np.sin(a), np.cos(a)]])
+'''
+
+TESTS["pose"] = '''
+def test_a_shifted_texture_is_a_pan_and_a_still_one_is_static():
+    import math
+
+    import numpy as np
+
+    from worldsim.registry import get_stage
+    from worldsim.types import Camera
+
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 255, (64, 64, 3))
+    texture = ((noise + np.roll(noise, 1, 0) + np.roll(noise, 1, 1)) / 3).astype(np.uint8)  # a little smoothing
+    frames = np.stack([np.roll(texture, 2 * t, axis=1) for t in range(4)])  # the content moves 2 px right per frame
+    camera = Camera.look_at((0.0, 1.6, 5.5), (0.0, 0.8, 0.0), 64, 64, 42.0)
+    poses = get_stage("pose", "__NAME__").run(frames, camera)
+    assert len(poses.cameras) == 4 and poses.cameras[0] == camera and not poses.static
+    R0, R3 = (np.asarray(c.viewmat)[:3, :3] for c in (poses.cameras[0], poses.cameras[3]))
+    angle = math.degrees(math.acos(min(1.0, (np.trace(R3 @ R0.T) - 1) / 2)))
+    assert abs(angle - math.degrees(math.atan(6 / camera.K[0][0]))) < 0.05
+    still = get_stage("pose", "__NAME__").run(np.stack([texture] * 3), camera)
+    assert still.static and still.cameras == [camera] * 3
 '''

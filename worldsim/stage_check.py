@@ -35,6 +35,11 @@ Inputs per kind (everything tiny: seconds per stage with tiny settings):
                   direct and free-form; one str per question (reconstructed run as for scorers)
     teacher       frames, labels and arrays of the tiny clip; TeacherMaps maps [T,H,W,D] float32 CPU, valid
                   [T,H,W] bool, the class's target; feature teachers' `encode_text` gives [Q,D] unit rows
+    pose          two clips, each with its first camera, depth, masks and labels: the tiny clip (static camera;
+                  labels.safetensors depth and masks) and `TINY_MOVING` (the tiny plan's world filmed by a
+                  trucking camera, `moving_camera_clip`); CameraPoses with one camera per frame, cameras[0] the
+                  given camera exactly, frame 0's size and K throughout, the estimator's name, the input arrays
+                  left unchanged; the error against the true cameras is reported, not judged
 
 Tiny runs are cached per process (same settings, same run: the pipeline is deterministic); each check works on
 fresh copies, so a stage that writes where it should not cannot spoil the next check.
@@ -72,6 +77,8 @@ GENERATE_COMMANDS = ("A red ball rolls from left to right", "Two blue cubes slid
 EDIT_COMMANDS = ("Make the ball blue", "Delete the ball")
 TINY_PROMPT = "A red ball rolls to the right"
 TINY_RECONSTRUCTOR = {"train": {"iterations": 60}, "pad": 8, "eval_frames": 1, "novel_yaws": [5.0]}
+# The moving-camera clip pose estimators are checked on: the tiny plan's world, the camera trucking right.
+TINY_MOVING = {"num_frames": 4, "width": 48, "height": 48, "truck_m": 0.2}
 
 # Figures that measure time, not the result: left out when two runs are compared.
 _TIMING_KEY = re.compile(r"(^|_)(s|ms|us|sec|secs|seconds|time|elapsed|duration|wall|created|timestamp|per_hour|per_second)$")
@@ -366,6 +373,75 @@ def _clip(run_dir: Path):
         arrays = load_file(str(run_dir / video.arrays))
     frames = arrays["frames"] if arrays is not None and "frames" in arrays else read_mp4(run_dir / video.video)[0]
     return frames, labels, arrays
+
+
+def moving_camera_clip(plan: Plan, seed: int, path: Callable[[Any], list] | None, num_frames: int, width: int, height: int,
+                       fov_deg: float = 42.0, gaussians_per_object: int = 300, background_spacing: float = 0.24,
+                       backend: str = "torch") -> dict:
+    """The procedural world of `plan` (worldsim.world.builder) rendered frame by frame from `path(world)`, a list of
+    `num_frames` cameras whose first is the one the other frames are measured from (None: `world.camera` for every
+    frame). A stand-in for the generator's moving camera in tests and benchmarks. Returns frames [T,H,W,3] uint8,
+    masks [T,H,W] uint8 (0 background, k instance k), depth [T,H,W] float32 (camera z), cameras, camera
+    (= cameras[0]), labels (`camera`, and `cameras` when some frame's camera differs, as labels.json has them) and
+    world."""
+    import numpy as np
+    import torch
+
+    from worldsim.render.scene import render_scene
+    from worldsim.world.builder import build_world, to_scene
+
+    world = build_world(plan, seed, num_frames, width, height, fov_deg, gaussians_per_object, background_spacing)
+    cameras = list(path(world)) if path is not None else [world.camera] * num_frames
+    if len(cameras) != num_frames:
+        raise ValueError(f"the path gave {len(cameras)} cameras for {num_frames} frames")
+    scene = to_scene(world)
+    onehot = torch.nn.functional.one_hot(scene.instance, len(world.instances) + 1)[:, 1:].float()  # [N,K]
+    frames = np.zeros((num_frames, height, width, 3), np.uint8)
+    masks = np.zeros((num_frames, height, width), np.uint8)
+    depth = np.zeros((num_frames, height, width), np.float32)
+    with torch.no_grad():
+        for t, cam in enumerate(cameras):
+            out = render_scene(scene, cam, t, extra=onehot, backend=backend)
+            frames[t] = (out["rgb"].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+            weights = torch.cat([1 - out["extra"].sum(-1, keepdim=True), out["extra"]], dim=-1)
+            masks[t] = weights.argmax(-1).to(torch.uint8).numpy()
+            depth[t] = out["depth"].numpy()
+    labels = {"num_frames": num_frames, "width": width, "height": height,
+              "camera": cameras[0].model_dump(mode="json")}
+    if any(cam != cameras[0] for cam in cameras):
+        labels["cameras"] = [cam.model_dump(mode="json") for cam in cameras]
+    return {"frames": frames, "masks": masks, "depth": depth, "cameras": cameras, "camera": cameras[0],
+            "labels": labels, "world": world}
+
+
+def truck_path(camera, num_frames: int, metres: float) -> list:
+    """`camera` moved `metres` along its own right axis over the clip, linearly; frame 0 is `camera` itself."""
+    import numpy as np
+
+    V = np.asarray(camera.viewmat, dtype=np.float64)
+    out = [camera]
+    for t in range(1, num_frames):
+        W = V.copy()
+        W[:3, 3] -= np.array([metres * t / max(num_frames - 1, 1), 0.0, 0.0])  # centre += s * right: t -= s * e_x
+        out.append(camera.model_copy(update={"viewmat": tuple(map(tuple, W.tolist()))}))
+    return out
+
+
+def _tiny_moving(seed: int) -> dict:
+    """TINY_MOVING rendered (cached per process; the arrays are read-only)."""
+    key = f"moving-{seed}"
+    with _cache_lock:
+        if key not in _moving_cache:
+            m = TINY_MOVING
+            clip = moving_camera_clip(tiny_plan(), seed, lambda w: truck_path(w.camera, m["num_frames"], m["truck_m"]),
+                                      m["num_frames"], m["width"], m["height"])
+            for name in ("frames", "masks", "depth"):
+                clip[name].setflags(write=False)
+            _moving_cache[key] = clip
+        return _moving_cache[key]
+
+
+_moving_cache: dict[str, dict] = {}
 
 
 # ---------------------------------------------------------------------------------------- edit op params
@@ -910,9 +986,78 @@ def _check_teacher(ctx: _Context) -> None:
             note["reason"] = "two runs (fresh instances) give identical maps"
 
 
+def _check_poses(stage, poses, frames, camera) -> str:
+    T = frames.shape[0]
+    if poses.cameras[0] != camera:
+        raise AssertionError("cameras[0] is not the given camera; frame 0's camera defines the world frame and must be "
+                             "returned as it is")
+    if poses.estimator != stage.name:
+        raise AssertionError(f"estimator is {poses.estimator!r}; expected the stage's name {stage.name!r}")
+    return f"{T} cameras, cameras[0] is the given camera, static={poses.static}"
+
+
+def _pose_inputs(ctx: _Context) -> list[tuple[str, dict]]:
+    """[(suffix, {frames, camera, depth, masks, labels, truth})] of the static tiny clip and the moving one."""
+    from worldsim.types import Camera
+
+    frames, labels, arrays = _clip(_run_input(ctx, False))
+    arrays = arrays or {}
+    camera = Camera.model_validate(labels["camera"]) if labels and labels.get("camera") else None
+    if camera is None:
+        raise AssertionError("the tiny clip's labels name no camera")
+    static = {"frames": frames, "camera": camera, "depth": arrays.get("depth"), "masks": arrays.get("masks"),
+              "labels": labels, "truth": [camera] * frames.shape[0]}
+    clip = _tiny_moving(ctx.seed)
+    moving = {"frames": clip["frames"], "camera": clip["camera"], "depth": clip["depth"], "masks": clip["masks"],
+              "labels": clip["labels"], "truth": clip["cameras"]}
+    return [("", static), (" moving", moving)]
+
+
+def _check_pose(ctx: _Context) -> None:
+    import numpy as np
+
+    from worldsim.pose_metrics import median_depth, pose_errors
+
+    m = TINY_MOVING
+    ok, inputs = _call(ctx, "input", lambda: _pose_inputs(ctx), (
+        f"the tiny generate-only run's clip (static camera) and a {m['width']}x{m['height']} {m['num_frames']}-frame "
+        f"clip of the tiny plan's world with the camera trucking {m['truck_m']} m right (moving_camera_clip)"))
+    if not ok:
+        return
+    for suffix, clip in inputs:
+        T = clip["frames"].shape[0]
+        runs = []
+        for attempt in range(ctx.runs()):
+            stage = ctx.stage()
+            given = {k: None if clip[k] is None else np.array(clip[k]) for k in ("frames", "depth", "masks")}
+            ok, poses = _call(ctx, f"run{suffix}" + (" (again)" if attempt else ""), lambda: stage.run(
+                given["frames"], clip["camera"], given["depth"], given["masks"], labels=clip["labels"]))
+            if not ok:
+                break
+            if attempt == 0:
+                if not ctx.result([poses], None, expected_len=T, suffix=suffix):
+                    break
+                with ctx.ck.step(f"poses{suffix}") as note:
+                    reason = _check_poses(stage, poses, clip["frames"], clip["camera"])
+                    errors = pose_errors(poses.cameras, clip["truth"], median_depth(clip["depth"][0])
+                                         if clip["depth"] is not None else 0.0)
+                    pct = "" if errors["rmse_pct"] is None else f" ({errors['rmse_pct']:.3g}% of the extent)"
+                    note["reason"] = (f"{reason}; against the true cameras: ATE {errors['rmse']:.3g}{pct}, "
+                                      f"RRE {errors['rre_deg']:.3g} deg")
+                with ctx.ck.step(f"inputs{suffix}") as note:
+                    for name, value in given.items():
+                        if value is not None and not np.array_equal(value, clip[name]):
+                            raise AssertionError(f"the stage changed its input {name} array in place")
+                    note["reason"] = "the input arrays are untouched"
+            runs.append((poses, None, {}))
+        if len(runs) > 1:
+            _determinism(ctx.ck, runs, f" on the{suffix or ' static'} clip", f"determinism{suffix}")
+
+
 _KIND_CHECKS: dict[str, Callable[[_Context], None]] = {
     "parser": _check_parser, "generator": _check_generator, "reconstructor": _check_reconstructor,
     "editor": _check_editor, "scorer": _check_scorer, "answerer": _check_answerer, "teacher": _check_teacher,
+    "pose": _check_pose,
 }
 
 

@@ -13,6 +13,7 @@ kind's signature. Built-in stages use the same classes.
 | scorer        | run(inputs: ScoreInput, out_dir: Path)                            | ScoreResult |
 | answerer      | run(items: list[QAItem], inputs: ScoreInput, mode: str = "direct", free_form: bool = False) | list[str], one per item |
 | teacher       | run(frames: np.ndarray, labels: dict or None = None, arrays: dict or None = None) | TeacherMaps |
+| pose          | run(frames: np.ndarray, camera: Camera, depth=None, masks=None, labels: dict or None = None) | CameraPoses |
 
 Paths in results are relative to the run folder, and every file a result names must exist inside it.
 `check_stage_class` runs when a plugin registers a class; `check_result` runs after every stage call
@@ -32,10 +33,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from worldsim.errors import ConfigError, StageContractError, StageFailedError, WorldsimError
+from worldsim.errors import ConfigError, InputError, StageContractError, StageFailedError, WorldsimError
 from worldsim.types import (
-    EditParams, EditResult, EditSource, EditSpec, GeneratedVideo, Plan, QAItem, Reconstruction, ReplanResult,
-    ScoreInput, ScoreResult,
+    Camera, CameraPoses, EditParams, EditResult, EditSource, EditSpec, GeneratedVideo, Plan, QAItem, Reconstruction,
+    ReplanResult, ScoreInput, ScoreResult,
 )
 from worldsim.types.results import FILE_MARK
 from worldsim.types.teacher import TeacherMaps, TeacherTarget
@@ -253,8 +254,78 @@ class FeatureTeacher(Teacher):
         raise NotImplementedError
 
 
+class PoseEstimator(Stage):
+    """Video frames + frame 0's camera (+ a depth prior, object masks, labels) -> every frame's camera (CameraPoses).
+
+    Not a pipeline step: a reconstructor names its estimator in its own config and calls it through the registry
+    (`call_stage(stage, frames, camera, depth, masks, labels=labels, expected_len=T)`).
+
+    frames  [T,H,W,3] uint8
+    camera  frame 0's Camera: its intrinsics hold for every frame, its viewmat defines the world frame
+    depth   [T,H,W] float32 depth along camera z in the world's units (a depth teacher's maps); <= 0 or NaN: unknown
+    masks   [T,H,W] int (or a mask teacher's whole-number floats): 0 background, k > 0 moving object k (estimators
+            ignore those pixels)
+    labels  the generator's labels.json as a dict, when there are any (ground-truth estimators read `cameras`)
+
+    The result has one camera per frame (checked: `expected_len`), `cameras[0] == camera` exactly, every camera
+    with frame 0's size and K, and with `static=True` every camera equal to `camera`. `check_inputs` turns bad
+    arrays into one-line InputErrors; estimators call it first.
+    """
+
+    kind = "pose"
+    result_type = CameraPoses
+
+    def run(self, frames: "np.ndarray", camera: Camera, depth: "np.ndarray | None" = None,
+            masks: "np.ndarray | None" = None, labels: dict | None = None) -> CameraPoses:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def check_inputs(self, frames: Any, camera: Any, depth: Any = None, masks: Any = None):
+        """(frames, depth, masks) as numpy arrays ([T,H,W,3] uint8, [T,H,W] float32 or None, [T,H,W] int64 or None),
+        or InputError (one line) naming what is wrong: types, shapes, dtypes, the frame count, the camera's size."""
+        import numpy as np
+
+        who = f"{self.kind} '{self.name}'"
+
+        def array(value: Any, what: str):
+            if hasattr(value, "detach"):  # a CPU torch tensor (a teacher's maps)
+                value = value.detach().cpu().numpy()
+            if not isinstance(value, np.ndarray):
+                raise InputError(f"{who}: {what} must be a numpy array; got {type(value).__name__}")
+            return value
+
+        frames = array(frames, "frames")
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or frames.shape[0] < 1:
+            raise InputError(f"{who}: frames must be uint8 [T,H,W,3] with T >= 1; got {frames.dtype} {tuple(frames.shape)}")
+        T, H, W = frames.shape[:3]
+        if not isinstance(camera, Camera):
+            raise InputError(f"{who}: camera must be a worldsim.types.Camera (frame 0's); got {type(camera).__name__}")
+        if (camera.width, camera.height) != (W, H):
+            raise InputError(f"{who}: the camera is {camera.width}x{camera.height} but the frames are {W}x{H}")
+        out = [frames]
+        for value, what, kind in ((depth, "depth", "float"), (masks, "masks", "int")):
+            if value is None:
+                out.append(None)
+                continue
+            value = array(value, what)
+            if value.ndim == 4 and value.shape[-1] == 1:  # [T,H,W,1] teacher maps
+                value = value[..., 0]
+            if value.ndim != 3 or value.shape[1:] != (H, W):
+                raise InputError(f"{who}: {what} must be [T,H,W] = [{T},{H},{W}]; got {tuple(value.shape)}")
+            if value.shape[0] != T:
+                raise InputError(f"{who}: {what} has {value.shape[0]} frames but the video has {T}")
+            if kind == "float" and not np.issubdtype(value.dtype, np.floating):
+                raise InputError(f"{who}: depth must be float (camera-z depth); got {value.dtype}")
+            if kind == "int" and np.issubdtype(value.dtype, np.floating):  # a mask teacher's ids are stored as float
+                if not (np.isfinite(value).all() and np.array_equal(value, np.round(value))):
+                    raise InputError(f"{who}: masks must hold integer ids (0 background); got non-integer {value.dtype} values")
+            elif kind == "int" and not (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_):
+                raise InputError(f"{who}: masks must hold integer ids (0 background); got {value.dtype}")
+            out.append(value.astype(np.float32, copy=False) if kind == "float" else value.astype(np.int64, copy=False))
+        return tuple(out)
+
+
 KIND_CLASSES: dict[str, type[Stage]] = {
-    cls.kind: cls for cls in (Parser, Generator, Reconstructor, Editor, Scorer, Answerer, Teacher)
+    cls.kind: cls for cls in (Parser, Generator, Reconstructor, Editor, Scorer, Answerer, Teacher, PoseEstimator)
 }
 
 
@@ -354,7 +425,8 @@ def label(stage: Stage | type[Stage], plugin: str | None = None) -> str:
 def check_result(stage: Stage, result: Any, run_dir: str | Path | None = None, plugin: str | None = None,
                  expected_len: int | None = None) -> Any:
     """`result` if it honours the stage kind's contract, else StageContractError (one line):
-    its type, every file it names (inside `run_dir`), JSON metrics, and for answerers one str per question."""
+    its type, every file it names (inside `run_dir`), JSON metrics, for answerers one str per question and for
+    pose estimators one camera per frame (`expected_len`: the number of questions / frames)."""
     who = label(stage, plugin)
     expected = type(stage).result_type
     if not isinstance(result, expected):
@@ -368,6 +440,8 @@ def check_result(stage: Stage, result: Any, run_dir: str | Path | None = None, p
         return result
     if not isinstance(result, BaseModel):  # TeacherMaps: its shapes are the teacher's own check (stage_check)
         return result
+    if isinstance(result, CameraPoses) and expected_len is not None and result.num_frames != expected_len:
+        raise StageContractError(f"{who} returned {result.num_frames} cameras for {expected_len} frames; expected one per frame")
     if "metrics" in type(result).model_fields:
         problem = _json_problem(result.metrics, "metrics")
         if problem:

@@ -22,11 +22,12 @@ from worldsim.types.qa import LETTERS, PROMPT_MODES, QUESTION_TYPES, AnswerRecor
 from worldsim.types.manifest import ArtifactRecord, RunManifest, StageRecord
 from worldsim.types.results import EditResult, EditSource, GeneratedVideo, ObjectRegistry, Reconstruction, ReplanResult, SceneObject, ScoreInput, ScoreResult
 from worldsim.types.teacher import TeacherMaps
+from worldsim.types.poses import CameraPoses
 from worldsim.types.gaussians import GaussianScene
 
 __all__ = [
     "CAMERA_MOVES", "CameraMove", "CameraSpec", "DIRECTIONS", "SPEEDS", "Direction", "EditSpec", "Keypoint", "Mode",
-    "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "QAItem",
+    "MotionSpec", "ObjectSpec", "Plan", "Speed", "BoxTrack", "ObjectTrack", "Camera", "CameraPoses", "QAItem",
     "QuestionType", "AnswerRecord", "LETTERS", "PROMPT_MODES", "QUESTION_TYPES", "ScoreInput", "ArtifactRecord", "RunManifest", "StageRecord", "GeneratedVideo", "GaussianScene", "Reconstruction", "TeacherMaps", "EditResult", "EditSource", "SceneObject", "ReplanResult", "ScoreResult", "ObjectRegistry",
     "BUILTIN_OPS", "EditParams", "ExtractParams", "MoveParams", "RecolorParams", "RemoveParams", "ScaleParams",
 ]
