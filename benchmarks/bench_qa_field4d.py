@@ -10,8 +10,8 @@ the answers with plugins.vlm4d_qa.judge (letter extraction). It prints date, mac
 one line per scene, and the accuracy per category. A scene that fails counts its questions as wrong.
 
 Run: nice -n 10 .venv/bin/python benchmarks/bench_qa_field4d.py [--scenes 100] [--seed 0] [--iterations 200]
-         [--size 64] [--frames 8] [--set KIND.KEY=VALUE ...] [--answerer-set KEY=VALUE ...] [--out DIR [--reuse]]
-         [--max-minutes M] [--json FILE]
+         [--size 64] [--frames 8] [--set KIND.KEY=VALUE ...] [--answerer-set KEY=VALUE ...] [--out DIR [--reuse | --answer-only]]
+         [--only I,J,...] [--max-minutes M] [--json FILE]
 """
 
 from __future__ import annotations
@@ -71,25 +71,29 @@ def score_input(run_dir: Path):
                       video=GeneratedVideo.model_validate(out["video"]), reconstruction=Reconstruction.model_validate(out["reconstruction"]))
 
 
-def existing_run(root: Path, plan, seed: int, config: dict) -> Path | None:
-    """A finished run folder under root with this plan, seed and resolved config (--reuse)."""
+def existing_run(root: Path, plan, seed: int, config: dict | None) -> Path | None:
+    """A finished run folder under root with this plan, seed and resolved config (--reuse; config None: any
+    config, for --answer-only)."""
     for run_json in sorted(root.glob("*/run.json")):
         m = json.loads(run_json.read_text())
-        if m.get("seed") == seed and m.get("plan") == plan.model_dump(mode="json") and m.get("config") == config:
+        if m.get("seed") == seed and m.get("plan") == plan.model_dump(mode="json") and (config is None or m.get("config") == config):
             return run_json.parent
     return None
 
 
-def run_scene(scene: dict, cfg, answerer, root: Path, reuse: bool = False) -> tuple[dict, list]:
+def run_scene(scene: dict, cfg, answerer, root: Path, reuse: bool = False, answer_only: bool = False) -> tuple[dict, list]:
     from plugins.vlm4d_qa.judge import judge
     from worldsim.qa.questions import generate_questions
-    from worldsim.pipeline import run_pipeline
+    from worldsim import runner
 
     plan = plan_of(scene)
     t0 = time.perf_counter()
-    run_dir = existing_run(root, plan, scene["seed"], cfg.model_dump(mode="json")) if reuse else None
+    run_dir = existing_run(root, plan, scene["seed"], None if answer_only else cfg.model_dump(mode="json")) if reuse or answer_only else None
+    if run_dir is None and answer_only:
+        raise FileNotFoundError(f"--answer-only: no run folder under {root} for scene {scene['index']} (plan and seed)")
     if run_dir is None:
-        run_dir = run_pipeline(plan.text, config=cfg, seed=scene["seed"], output_dir=root, plan=plan)
+        state = runner.start_run(plan.text, config=cfg, seed=scene["seed"], output_dir=root, plan=plan)
+        _, run_dir = runner.execute(state)
     gen_s = time.perf_counter() - t0
     inputs = score_input(run_dir)
     labels = json.loads((run_dir / inputs.video.labels).read_text())
@@ -121,6 +125,11 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="keep the run folders under this folder (default: a temporary folder)")
     ap.add_argument("--reuse", action="store_true", help="with --out: answer from run folders already there (same plan, "
                     "seed and config) instead of generating them again")
+    ap.add_argument("--answer-only", action="store_true", help="with --out: only answer, from the run folders there with "
+                    "the same plan and seed whatever their config (e.g. the folders of an earlier run, to compare answerers "
+                    "on the same reconstructions); a scene without one fails")
+    ap.add_argument("--only", default=None, metavar="I,J,...", help="run only these scene indices of the list (each keeps "
+                    "its plan and seed), e.g. the scenes that have rotational questions")
     ap.add_argument("--max-minutes", type=float, default=None, help="start no new scene after this many minutes; the "
                     "summary then covers the scenes done (and says so)")
     ap.add_argument("--json", default=None, help="also write the per-scene rows and the accuracy to this JSON file")
@@ -149,6 +158,9 @@ def main() -> int:
         answerer_cfg[key.strip()] = yaml.safe_load(value)
     answerer = Field4DAnswerer(answerer_cfg)
     scenes = scene_list(args.scenes, args.seed)
+    if args.only:
+        wanted = {int(i) for i in args.only.split(",") if i.strip()}
+        scenes = [s for s in scenes if s["index"] in wanted]
 
     cuda = torch.cuda.is_available()
     print(f"date:    {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
@@ -170,7 +182,7 @@ def main() -> int:
                 print(f"stopped after {len(rows)} of {len(scenes)} scenes: --max-minutes {args.max_minutes:g} reached", flush=True)
                 break
             try:
-                row, recs = run_scene(scene, cfg, answerer, root, args.reuse)
+                row, recs = run_scene(scene, cfg, answerer, root, args.reuse, args.answer_only)
             except Exception as exc:  # a failed scene counts as a miss; keep going
                 row, recs = dict(scene, error=f"{type(exc).__name__}: {exc}"), []
                 print(f"{scene['index']:>3} FAILED: {row['error']}", flush=True)
@@ -197,7 +209,7 @@ def main() -> int:
     for qtype, rate in acc["per_category"].items():
         target = " (target >= 0.95)" if qtype in ("translational", "false_positive") else ""
         print(f"  {qtype:<15} {rate:.3f}  n={acc['n_per_category'][qtype]}{target}")
-    print(f"  {'overall':<15} {acc['overall']:.3f}  unanswered={acc['unanswered']}")
+    print(f"  {'overall':<15} {acc['overall'] or 0:.3f}  unanswered={acc['unanswered']}")
     met = all((acc["per_category"].get(t) or 0) >= 0.95 for t in ("translational", "false_positive")) and not failed
     complete = len(rows) == len(scenes)
     print(f"targets met: {'yes' if met else 'no'}" + ("" if complete else f" (on the {len(rows)} of {len(scenes)} scenes run)"))

@@ -22,9 +22,12 @@ by worldsim.labels.)
     scene.safetensors          the GaussianScene (canonical Gaussians, motion bases, weights, features)
     features.safetensors       features [N,F] float32 and instance [N] int64 alone, for tools (if any)
     decoders.safetensors       the DecoderSet (teacher name -> MLP from F dims to the teacher's D dims)
-    ply/frame_XXXX.ply         the scene at each frame in the 3DGS PLY layout (worldsim.io.ply)
+    ply/frame_XXXX.ply         the scene at each frame in the 3DGS PLY layout (worldsim.io.ply); with
+                               `sh_degree=d` exactly (d+1)^2 SH coefficients per channel (zeros above the
+                               scene's own), e.g. 3 for loaders that assume degree 3; None: the scene's own
     point_clouds/frame_XXXX.ply  open3d point cloud per frame: Gaussian centres, RGB from the SH DC term
-    render_input.mp4           every frame rendered from the input camera
+    render_input.mp4           every frame rendered from the input camera (frame t from `cameras[t]` when
+                               the camera moves)
     render_novel.mp4           an orbit: yaw sweeps yaws_for_orbit[0] -> [1] while time advances
 
 A scene or decoder with a NaN or Inf anywhere is refused with a ValueError before anything is
@@ -185,6 +188,8 @@ def export_scene(
     target=None,  # world [3] orbit centre; default: median rendered depth on the optical axis
     background: tuple[float, float, float] = (0.0, 0.0, 0.0),
     relative_to: str | os.PathLike | None = None,
+    sh_degree: int | None = None,  # SH degree of the PLYs (0..3, zero-padded); None: the scene's own
+    cameras: Sequence[Camera] | None = None,  # every frame's camera for render_input (a moving camera)
 ) -> dict[str, str]:
     """Write the files listed in the module docstring; returns {key: path relative to `relative_to`}
     (default: out_dir itself, so paths read 'scene.safetensors', 'ply'; pass the run folder to get
@@ -194,13 +199,15 @@ def export_scene(
     import torch
 
     with torch.no_grad():
-        return _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to)
+        return _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to,
+                       sh_degree, cameras)
 
 
-def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to) -> dict[str, str]:
+def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target, background, relative_to,
+            sh_degree=None, cameras=None) -> dict[str, str]:
     import open3d as o3d
 
-    from worldsim.io.ply import sh_dc_to_rgb, write_gaussian_ply
+    from worldsim.io.ply import pad_sh, sh_dc_to_rgb, write_gaussian_ply
     from worldsim.io.video import write_mp4
     from worldsim.render.scene import render_scene
 
@@ -212,6 +219,10 @@ def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target
         raise ValueError(f"fps must be a positive integer, got {fps!r}")
     if len(yaws_for_orbit) != 2:
         raise ValueError(f"yaws_for_orbit must be (start, end) in degrees, got {yaws_for_orbit!r}")
+    if cameras is not None and len(cameras) < scene.num_frames:
+        raise ValueError(f"{len(cameras)} cameras for {scene.num_frames} frames")
+    if sh_degree is not None:
+        pad_sh(np.zeros((0, scene.sh.shape[1], 3), np.float32), sh_degree)  # ValueError for a bad or too low degree
 
     out_dir = Path(out_dir)
     base = Path(relative_to) if relative_to is not None else out_dir
@@ -239,7 +250,8 @@ def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target
     (out_dir / POINT_CLOUD_DIR).mkdir(parents=True, exist_ok=True)
     for t in range(T):
         means, quats = (x.cpu().numpy() for x in scene.at_frame(t))
-        write_gaussian_ply(out_dir / PLY_DIR / f"frame_{t:04d}.ply", means, quats, log_scales, logit_op, sh)
+        write_gaussian_ply(out_dir / PLY_DIR / f"frame_{t:04d}.ply", means, quats, log_scales, logit_op, sh,
+                           sh_degree=sh_degree)
         cloud = o3d.geometry.PointCloud()
         cloud.points = o3d.utility.Vector3dVector(means.astype(np.float64))
         cloud.colors = o3d.utility.Vector3dVector(colors)
@@ -249,7 +261,8 @@ def _export(scene, decoders, camera, out_dir, fps, yaws_for_orbit, pitch, target
     paths["ply_dir"] = rel(out_dir / PLY_DIR)
     paths["point_cloud_dir"] = rel(out_dir / POINT_CLOUD_DIR)
 
-    frames = np.stack([_to_uint8(render_scene(scene, camera, t, background=background)["rgb"]) for t in range(T)])
+    input_cams = cameras if cameras is not None else [camera] * T
+    frames = np.stack([_to_uint8(render_scene(scene, input_cams[t], t, background=background)["rgb"]) for t in range(T)])
     write_mp4(out_dir / RENDER_INPUT, frames, fps)
     paths["render_input"] = rel(out_dir / RENDER_INPUT)
 

@@ -8,7 +8,8 @@ For each question about a target (item.target: name, colour, and for counting th
    (worldsim.selection.query_probabilities, one query per text). The target's
    probability is the softmax mass of the texts that name it ("red ball"; for a colourless target every
    colour of "ball"); the selection is the Gaussians where that mass is >= `min_probability`. Nothing
-   is read from labels.json but the input camera.
+   is read from labels.json but the input camera, and not even that when the reconstruction names its
+   per-frame cameras (Reconstruction.cameras).
 2. Presence. Fewer than `min_gaussians` selected: the target is absent (a false-positive question).
 3. Instances. Selected Gaussians are linked when they stay nearer than `link_factor` x the selection's
    median nearest-neighbour distance in every frame (what moves together and touches is one object;
@@ -17,22 +18,35 @@ For each question about a target (item.target: name, colour, and for counting th
    used to group: the reconstruction gives each instance several, and static objects drift into the
    shared static basis.
 4. Per instance, the Gaussians' positions at every frame (GaussianScene.at_frame) are projected with the
-   input camera into normalised image coordinates (x right, y down):
+   input camera (the first frame's when the camera moves, so motion is world motion as seen from where
+   the camera started) into normalised image coordinates (x right, y down):
    direction  the displacement of the median point between the mean of the first and of the last
               `edge_fraction` of the frames; shorter than `still_threshold` (frame fractions) is
               "none", else one of 8 directions by 45-degree sector;
-   rotation   the mean angular velocity about the instance's centroid, sum(r x v) / sum(|r|^2) over
-              Gaussians and frame pairs, in y-up image axes (positive = counter-clockwise as seen);
-              below `rotation_threshold` rad/frame is "none".
+   rotation   read from the motion bases the instance's Gaussians ride on: each basis's rotation from
+              frame t to t+1 (q_t+1 q_t^-1) as a world rotation vector, blended by the instance's mean
+              blend weights and averaged over frame pairs (rad/frame). Shorter than `rotation_threshold`
+              is "none"; else the sign of its component along the input camera's viewing axis gives the
+              sense as seen (worldsim.qa.measure.seen_spin, the convention of the exact answers:
+              positive = clockwise).
    Directions and senses of several instances are combined by majority.
-5. The decision (direction, sense, count of instances moving in the asked direction, or "absent") is
-   matched to the option texts (plugins/answerers/choices.py) and answered as "B. moving right";
-   free-form questions get a sentence.
+5. Camera questions (category camera_motion) are answered from the reconstruction's per-frame cameras (the
+   JSON file Reconstruction.cameras names; none: the camera is static): how the camera centre moved in the
+   first camera's axes, as a fraction of the first camera's distance to the objects (the median depth of
+   the Gaussians assigned to an object), and how its viewing direction turned (worldsim.qa.measure
+   camera_travel / camera_turn, one threshold each: `camera_still`, `turn_still_deg`); "is the X moving,
+   or only the camera?" combines the instance's direction with whether the camera moves or turns.
+6. The decision (direction, sense, count of instances moving in the asked direction, "absent", or the
+   camera's motion) is matched to the option texts (plugins/answerers/choices.py; the camera options by
+   the texts worldsim.qa.questions writes) and answered as "B. moving right"; free-form questions get a
+   sentence.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +56,8 @@ from pydantic import Field
 from plugins.answerers import choices as opts
 from worldsim.errors import InputError
 from worldsim.labels import read_labels
+from worldsim.qa import measure
+from worldsim.qa.questions import CAMERA_MOVE_TEXT, CAMERA_TURN_TEXT, ego_texts
 from worldsim.stages import Answerer, StageConfig
 from worldsim.types import QAItem, ScoreInput
 
@@ -60,7 +76,12 @@ class Field4DConfig(StageConfig):
                                "distance in every frame belong to one instance")
     edge_fraction: float = Field(0.25, gt=0, le=0.5, description="share of frames averaged at each end for the displacement")
     still_threshold: float = Field(0.06, gt=0, lt=1, description="displacement (frame fractions) below which an object is 'not moving'")
-    rotation_threshold: float = Field(0.05, gt=0, le=math.pi, description="mean angular speed (rad/frame) below which an object is 'not rotating'")
+    rotation_threshold: float = Field(0.05, gt=0, le=math.pi, description="mean rotation of the instance's motion bases (rad/frame) "
+                                      "below which an object is 'not rotating'")
+    camera_still: float = Field(0.025, gt=0, lt=10, description="camera-centre travel over the clip, as a fraction of the distance "
+                                "to the objects, below which the camera is 'not moving' (between the question bounds 0.015 and 0.04)")
+    turn_still_deg: float = Field(1.1, gt=0, lt=180, description="turn of the viewing direction over the clip (degrees) below which "
+                                  "the camera is 'not turning' (between the question bounds 0.75 and 1.5)")
     background_terms: list[str] = Field(default=["background", "ground", "sky", "wall"],
                                         description="competing generic texts; 'background' is the label-text teacher's background text")
 
@@ -70,7 +91,8 @@ class Instance:
     gaussians: int
     displacement: tuple[float, float]  # normalised image units, x right, y down
     direction: str
-    angular_velocity: float  # rad/frame, + = counter-clockwise as seen
+    spin: tuple[float, float, float]  # mean world rotation vector of the instance's bases, rad/frame
+    seen_spin: float  # its part about the input camera's viewing axis, rad/frame, + = clockwise as seen
     rotation: str
 
 
@@ -108,22 +130,48 @@ def direction_of(dx: float, dy: float, still: float) -> str:
     return SECTORS[sector]
 
 
-def angular_velocity(points) -> float:
-    """Mean angular velocity (rad/frame) of points [T,S,2] (image, y down) about their per-frame centroid,
-    counter-clockwise as seen positive: sum(r x v) / sum(|r|^2) over points and frame pairs."""
+def step_rotation_vectors(quats):
+    """World rotation vectors [...,T-1,3] (axis x angle, right-handed, angle in [0, pi]) of the rotation from
+    frame t to t+1 of per-frame wxyz rotations [...,T,4]: q_t+1 * conj(q_t)."""
     import torch
 
-    p = torch.as_tensor(points, dtype=torch.float64).clone()
-    if p.shape[0] < 2 or p.shape[1] < 2:
-        return 0.0
-    p[..., 1] = -p[..., 1]  # y up, so positive cross products are counter-clockwise
-    r = p - p.mean(dim=1, keepdim=True)  # [T,S,2]
-    a, b = r[:-1], r[1:]
-    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]  # |a||b| sin(dθ)
-    dot = (a * b).sum(-1)
-    angle = torch.atan2(cross, dot)  # [T-1,S] per-point angle step, exact for any step below pi
-    w = a.norm(dim=-1) * b.norm(dim=-1)
-    return float((angle * w).sum() / w.sum().clamp_min(1e-12))
+    from worldsim.types.gaussians import quat_multiply
+
+    q = torch.nn.functional.normalize(torch.as_tensor(quats, dtype=torch.float64), dim=-1)
+    conj = q[..., :-1, :] * torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=q.dtype)
+    rel = quat_multiply(q[..., 1:, :], conj)  # [...,T-1,4]
+    rel = torch.where(rel[..., :1] < 0, -rel, rel)  # the shorter way round
+    v = rel[..., 1:]
+    sin_half = v.norm(dim=-1, keepdim=True)
+    angle = 2 * torch.atan2(sin_half, rel[..., :1])
+    return torch.where(sin_half > 1e-12, v / sin_half.clamp_min(1e-12) * angle, 2 * v)
+
+
+def instance_spin(basis_rotations, weights) -> tuple[float, float, float]:
+    """Mean world angular velocity (rad/frame, rotation vector) of Gaussians blended over motion bases:
+    basis_rotations [B,T,4] wxyz, weights [S,B] (their blend weights). Each basis's per-frame rotation vectors
+    are blended by the Gaussians' mean weight and averaged over frame pairs; a rigid instance on one basis
+    gets exactly that basis's spin, one half on the static basis half of it."""
+    import torch
+
+    if basis_rotations.shape[1] < 2:
+        return (0.0, 0.0, 0.0)
+    steps = step_rotation_vectors(basis_rotations)  # [B,T-1,3]
+    w = torch.as_tensor(weights, dtype=torch.float64).mean(dim=0)  # [B]
+    omega = (w[:, None, None] * steps).sum(dim=0).mean(dim=0)  # [3]
+    return tuple(float(x) for x in omega)
+
+
+def camera_motion(viewmats, distance: float, still: float, turn_still_deg: float) -> tuple[str, str]:
+    """(move, turn) of a camera from its per-frame world-to-camera matrices [T][4][4]: move in left, right, up,
+    down, forward, backward, none (the centre's travel over the clip in the first camera's axes, as a fraction
+    of `distance`, the first camera's distance to the scene; the largest axis wins); turn in left, right, up,
+    down, none (the last viewing direction seen from the first camera). Fewer than 2 cameras: static."""
+    if len(viewmats) < 2:
+        return "none", "none"
+    move = measure.camera_move_direction(measure.camera_travel(viewmats, distance), still, still, dominance=1.0)
+    turn = measure.camera_turn_direction(measure.camera_turn(viewmats), turn_still_deg, turn_still_deg, dominance=1.0)
+    return move, turn
 
 
 def vocabulary(extra_names: list[str], background_terms: list[str]) -> list[str]:
@@ -156,7 +204,15 @@ class Field4DAnswerer(Answerer):
         if not items:
             return []
         field4d = self.load(inputs, [str(it.target.get("name", "")) for it in items])
-        return [self.answer(item, field4d.observe(item), free_form) for item in items]
+        answers = []
+        for item in items:
+            asked = camera_asked(item)
+            if asked is None:
+                answers.append(self.answer(item, field4d.observe(item), free_form))
+            else:
+                obs = field4d.observe(item) if asked == "object_or_camera" else None
+                answers.append(self.answer_camera(item, asked, field4d, obs, free_form))
+        return answers
 
     def load(self, inputs: ScoreInput, extra_names: list[str]) -> "FeatureField4D":
         import torch
@@ -183,7 +239,11 @@ class Field4DAnswerer(Answerer):
         if cfg.teacher not in decoders:
             raise InputError(f"answerer 'field-4d': no decoder for teacher '{cfg.teacher}' in '{dec_path}'; "
                              f"decoders: {', '.join(decoders) or 'none'}")
-        camera = Camera.model_validate(input_camera(inputs))
+        cameras = reconstruction_cameras(inputs)
+        if cameras is not None and len(cameras) != scene.num_frames:
+            raise InputError(f"answerer 'field-4d': the reconstruction's cameras file '{rec.cameras}' holds {len(cameras)} cameras "
+                             f"for a scene of {scene.num_frames} frames")
+        camera = cameras[0] if cameras else Camera.model_validate(input_camera(inputs))
         names = [*(o.name for o in inputs.plan.objects), *extra_names]
         texts = vocabulary(names, cfg.background_terms)
         probs = query_probabilities(scene.features, decoders[cfg.teacher], text_encoder_for(cfg.teacher),
@@ -191,7 +251,8 @@ class Field4DAnswerer(Answerer):
         with torch.no_grad():
             frames = [scene.at_frame(t)[0] for t in range(scene.num_frames)]  # T x [N,3]
         return FeatureField4D(cfg=cfg, scene=scene, camera=camera, texts=texts, probs=probs,
-                              positions=torch.stack(frames), canonical_color=canonical_color)
+                              positions=torch.stack(frames), canonical_color=canonical_color,
+                              viewmats=[c.viewmat for c in cameras] if cameras else None)
 
     def answer(self, item: QAItem, obs: Observation, free_form: bool) -> str:
         target = obs.target
@@ -215,6 +276,62 @@ class Field4DAnswerer(Answerer):
             return sentence(target, decision)
         return opts.answer_text(item.choices, letter)
 
+    def answer_camera(self, item: QAItem, asked: str, field4d: "FeatureField4D", obs: "Observation | None", free_form: bool) -> str:
+        """A camera_motion question: which way the camera moves / turns, or who moves (the object, the camera)."""
+        move, turn = field4d.camera_motion()
+        if asked == "camera_move":
+            decision, text = move, CAMERA_MOVE_TEXT[move]
+            said = "The camera is not moving." if move == "none" else f"The camera is moving {move}."
+        elif asked == "camera_turn":
+            decision, text = turn, CAMERA_TURN_TEXT[turn]
+            said = "The camera is not turning." if turn == "none" else f"The camera is turning {turn}."
+        else:
+            camera_moves = move != "none" or turn != "none"
+            object_moves = obs is not None and obs.present and obs.direction() != "none"
+            decision = measure.ego_motion("moving" if object_moves else "still", camera_moves)
+            name = str(item.target.get("name") or "object")
+            texts = ego_texts(name, item.target.get("color"), int(item.target.get("count") or 1))
+            text = texts[decision]
+            said = text[0].upper() + text[1:] + "."
+        if free_form or not item.choices:
+            return said
+        letter = camera_letter(item.choices, text, decision)
+        return opts.answer_text(item.choices, letter) if letter else said
+
+
+CAMERA_ASKED = ("camera_move", "camera_turn", "object_or_camera")
+
+
+def camera_asked(item: QAItem) -> str | None:
+    """Which camera question an item is (camera_move, camera_turn, object_or_camera), None for the others: its
+    target's `asked`, else read from the options (a camera_motion item from elsewhere)."""
+    asked = item.target.get("asked")
+    if asked in CAMERA_ASKED:
+        return asked
+    if item.question_type != "camera_motion":
+        return None
+    texts = " ".join(item.choices.values()).lower()
+    if "only the camera" in texts or "neither" in texts:
+        return "object_or_camera"
+    return "camera_turn" if "turning" in texts else "camera_move"
+
+
+def camera_letter(choices: dict[str, str], text: str, decision: str) -> str | None:
+    """The option that says `text` (as worldsim.qa.questions writes it), else the one naming the decision: "not ..."
+    for none, "only the camera" / "both" / "neither" / "only the <object>" for who moves, the direction word else."""
+    low = {letter: " ".join(option.lower().split()) for letter, option in choices.items()}
+    exact = [letter for letter, option in low.items() if option == text.lower()]
+    if exact:
+        return exact[0]
+    if decision == "none":
+        found = [letter for letter, option in low.items() if "not" in option.split()]
+    elif decision == "object":
+        found = [letter for letter, option in low.items() if option.startswith("only") and "camera" not in option]
+    else:
+        key = {"camera": "only the camera", "both": "both", "neither": "neither"}.get(decision, decision)
+        found = [letter for letter, option in low.items() if re.search(rf"\b{re.escape(key)}\b", option) and "not" not in option.split()]
+    return found[0] if found else None
+
 
 def sentence(target: str, decision: tuple[str, object]) -> str:
     kind, value = decision
@@ -236,6 +353,18 @@ class FeatureField4D:
     probs: object  # [N,V] p(text | Gaussian)
     positions: object  # [T,N,3] world positions per frame
     canonical_color: object
+    viewmats: list | None = None  # per-frame world-to-camera [4][4] of the reconstruction; None: a static camera
+
+    def camera_motion(self) -> tuple[str, str]:
+        """(move, turn) of the reconstruction's cameras (module docstring, step 5)."""
+        if not self.viewmats:
+            return "none", "none"
+        objects = self.scene.instance > 0
+        pts = self.positions[0][objects] if bool(objects.any()) else self.positions[0]
+        distance = measure.scene_distance(self.viewmats[0], pts.tolist())
+        if distance is None:
+            raise InputError("answerer 'field-4d': no Gaussian lies in front of the first camera; cannot measure the camera's motion")
+        return camera_motion(self.viewmats, distance, self.cfg.camera_still, self.cfg.turn_still_deg)
 
     def observe(self, item: QAItem) -> Observation:
         import torch
@@ -288,10 +417,37 @@ class FeatureField4D:
         centre = np.median(xy, axis=1)  # [T,2]
         k = max(1, int(round(self.cfg.edge_fraction * T)))
         dx, dy = (centre[-k:].mean(0) - centre[:k].mean(0)).tolist()
-        omega = angular_velocity(xy)
-        rotation = "none" if abs(omega) < self.cfg.rotation_threshold else ("counter-clockwise" if omega > 0 else "clockwise")
+        spin = instance_spin(self.scene.basis_rotations, self.scene.weights[members])
+        seen = measure.seen_spin(spin, self.camera.viewmat)
+        if math.sqrt(sum(v * v for v in spin)) < self.cfg.rotation_threshold:
+            rotation = "none"
+        else:
+            rotation = "clockwise" if seen > 0 else "counter-clockwise"
         return Instance(gaussians=len(members), displacement=(dx, dy), direction=direction_of(dx, dy, self.cfg.still_threshold),
-                        angular_velocity=omega, rotation=rotation)
+                        spin=spin, seen_spin=seen, rotation=rotation)
+
+
+def reconstruction_cameras(inputs: ScoreInput) -> list | None:
+    """The per-frame cameras the reconstruction was fitted with (Reconstruction.cameras, a JSON file holding
+    {"cameras": [Camera, ...]} or a bare list), or None when it names none (a static camera)."""
+    from worldsim.types import Camera
+
+    rec = inputs.reconstruction
+    rel = getattr(rec, "cameras", None) if rec is not None else None
+    if not rel:
+        return None
+    path = Path(inputs.run_dir) / rel
+    if not path.is_file():
+        raise InputError(f"answerer 'field-4d': the reconstruction's cameras file '{path}' does not exist; is the run folder complete?")
+    try:
+        data = json.loads(path.read_text())
+        cams = data["cameras"] if isinstance(data, dict) else data
+        cameras = [Camera.model_validate(c) for c in cams]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"answerer 'field-4d': '{path}' is not a list of cameras ({type(exc).__name__}: {exc})") from exc
+    if not cameras:
+        raise InputError(f"answerer 'field-4d': '{path}' holds no cameras")
+    return cameras
 
 
 def input_camera(inputs: ScoreInput) -> dict:

@@ -42,7 +42,7 @@ class VLM4DQAConfig(StageConfig):
     modes: list[str] = Field(default_factory=lambda: ["direct"], description="prompt modes to ask in: direct, cot")
     free_form: bool = Field(False, description="also ask each question's free-form variant (judged by choice words, then MiniLM ranking)")
     question_types: list[str] = Field(default_factory=lambda: list(QUESTION_TYPES),
-                                      description="question types to ask: translational, rotational, counting, false_positive")
+                                      description="question types to ask: translational, rotational, counting, false_positive, camera_motion (moving camera only)")
     judge: Literal["rules", "llm"] = Field("rules", description="rules: letter extraction + embedding ranking; llm: a LangChain chat model reads each answer")
     judge_model: dict = Field(default_factory=dict, description="chat model for judge=llm, as the langchain parser's settings "
                               "(model 'provider:name', or base_url + model, api_key_env, temperature, timeout_s)")

@@ -1,15 +1,24 @@
 """VLM4D-style multiple-choice questions from a plan and a generator's labels.
 
-Four categories (worldsim.types.qa.QUESTION_TYPES):
+Categories (worldsim.types.qa.QUESTION_TYPES):
 - translational: "What direction is the red ball moving?" (the heading, its opposite, not moving, absent);
 - rotational: "Which way is the blue cube rotating?" (clockwise / counter-clockwise as seen in the image);
 - counting: "How many balls are moving to the left?";
-- false_positive: a direction question about an object that is not in the scene (answer: it is absent).
+- false_positive: a direction question about an object that is not in the scene (answer: it is absent);
+- camera_motion (moving camera only, from labels): "Which way is the camera moving?" (left, right, up, down,
+  forward, backward, not moving), "Which way is the camera turning?" (left, right, up, down, not turning) and
+  "Is the red ball moving, or is only the camera moving?" (only the ball / only the camera / both / neither).
 
 Answers come from the MEASURED motion in labels.json (per-frame object centres, the spin axis seen from the
 camera) when labels are given, else from the plan (`target["answer_source"] == "plan"`). Objects whose
 measurement is ambiguous (see worldsim/qa/measure.py) get no question, so every stored answer is exact. Everything is
 deterministic for a seed: which distractors, which absent object, and the order of the four choices.
+
+Moving camera (labels with `cameras`, or a plan whose camera moves): an object's direction is its motion in the
+world as seen from the FIRST frame's camera (labels: `center_first_view`), and the object questions say so
+("... moving in the scene, as seen from where the camera started?"); rotation is seen from the first frame's
+camera. The camera's own motion is measured from the per-frame cameras in the first camera's axes. A static
+camera's questions are exactly those asked before cameras could move (same text, ids and choice order).
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ from pathlib import Path
 from worldsim.colors import COLORS, canonical_color
 from worldsim.errors import InputError
 from worldsim.objects import OBJECTS, object_kind, plural_of
-from worldsim.qa.measure import AMBIGUOUS, displacement, measured_direction, rotation_sense
+from worldsim.qa.measure import (AMBIGUOUS, CAMERA_MOVES, CAMERA_TURNS, camera_move_direction, camera_travel, camera_turn,
+                                 camera_turn_direction, displacement, ego_motion, measured_direction, motion_state, rotation_sense,
+                                 scene_distance)
 from worldsim.types.plan import DIRECTIONS, Plan
 from worldsim.types.qa import LETTERS, QAItem
 
@@ -51,6 +62,17 @@ ROTATION_TEXT: dict[str, str] = {
     "counter-clockwise": "rotating counter-clockwise",
     "none": "not rotating",
 }
+CAMERA_MOVE_TEXT: dict[str, str] = {
+    "left": "moving left", "right": "moving right", "up": "moving up", "down": "moving down",
+    "forward": "moving forward", "backward": "moving backward", "none": "not moving",
+}
+CAMERA_TURN_TEXT: dict[str, str] = {
+    "left": "turning left", "right": "turning right", "up": "turning up", "down": "turning down", "none": "not turning",
+}
+CAMERA_OPPOSITE: dict[str, str] = {"left": "right", "right": "left", "up": "down", "down": "up",
+                                   "forward": "backward", "backward": "forward"}
+# Said after the object in a question when the camera moves: directions are world motion seen from the first frame's camera.
+FIRST_VIEW = "in the scene, as seen from where the camera started"
 MOVING = tuple(d for d in DIRECTIONS if d != "none")
 # Colours an absent object may be given: no neutrals (they resemble the ground, sky and shading).
 ABSENT_COLORS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan", "magenta", "lime",
@@ -68,6 +90,7 @@ class Group:
     directions: list[str] = field(default_factory=list)  # per instance
     rotations: list[str] = field(default_factory=list)  # per instance
     displacements: list = field(default_factory=list)  # per instance [dx, dy] or None
+    states: list[str] = field(default_factory=list)  # per instance: moving / still / ambiguous (measure.motion_state)
 
     @property
     def count(self) -> int:
@@ -88,19 +111,51 @@ def absent_text(name: str, color: str | None, count: int = 1) -> str:
     return f"no {noun_phrase(name, color, count)} there"
 
 
+def ego_texts(name: str, color: str | None, count: int = 1) -> dict[str, str]:
+    """The four options of "Is the <object> moving, or is only the camera moving?" by measure.ego_motion value."""
+    ref, verb = noun_phrase(name, color, count), "is" if count == 1 else "are"
+    return {"object": f"only the {ref} {verb} moving", "camera": "only the camera is moving",
+            "both": f"both the {ref} and the camera are moving", "neither": f"neither the {ref} nor the camera is moving"}
+
+
+def _first_view_frames(frames: list[dict]) -> list[dict]:
+    """A moving camera's object frames with `center` = `center_first_view` (world motion seen from the first camera)."""
+    return [{**f, "center": f.get("center_first_view")} for f in frames]
+
+
 def _groups_from_labels(labels: dict) -> list[Group]:
     groups: dict[tuple, Group] = {}
-    viewmat = labels["camera"]["viewmat"]
+    viewmat = labels["camera"]["viewmat"]  # the first frame's camera when the camera moves
+    moving_camera = bool(labels.get("cameras"))
     for obj in labels["objects"]:
         g = groups.setdefault((obj["name"], obj.get("color")), Group(obj["name"], obj.get("color")))
         g.ids.append(int(obj["id"]))
-        heading = measured_direction(obj["frames"])
+        frames = _first_view_frames(obj["frames"]) if moving_camera else obj["frames"]
+        heading = measured_direction(frames)
         g.directions.append(heading)
         g.rotations.append(rotation_sense(obj.get("spin_axis", (0, 0, 0)), obj.get("angular_speed_rad_per_frame", 0.0), viewmat,
                                           translating=heading != "none"))
-        d = displacement(obj["frames"])
+        d = displacement(frames)
         g.displacements.append(None if d is None else [round(d[0], 4), round(d[1], 4)])
+        g.states.append(motion_state(d))
     return list(groups.values())
+
+
+def camera_motion_truth(labels: dict) -> dict | None:
+    """How a moving camera moves, measured from labels: {move, turn, travel, turn_deg, distance} (move / turn may
+    be AMBIGUOUS; move is AMBIGUOUS too when no object position gives the distance to the scene); None for a
+    static camera."""
+    cameras = labels.get("cameras")
+    if not cameras:
+        return None
+    viewmats = [c["viewmat"] for c in cameras]
+    points = [o["frames"][0]["position"] for o in labels.get("objects", []) if o.get("frames") and o["frames"][0].get("position")]
+    distance = scene_distance(viewmats[0], points) if points else None
+    travel = camera_travel(viewmats, distance) if distance else None
+    turn = camera_turn(viewmats)
+    return {"move": camera_move_direction(travel) if travel else AMBIGUOUS, "turn": camera_turn_direction(turn),
+            "travel": None if travel is None else [round(v, 4) for v in travel],
+            "turn_deg": [round(v, 3) for v in turn], "distance": None if distance is None else round(distance, 4)}
 
 
 def _plan_rotation(plan: Plan, name: str) -> str:
@@ -122,6 +177,7 @@ def _groups_from_plan(plan: Plan) -> list[Group]:
             g.directions.append(plan.motion.direction)
             g.rotations.append(_plan_rotation(plan, spec.name))
             g.displacements.append(None)
+            g.states.append("still" if plan.motion.direction == "none" else "moving")
             next_id += 1
     return list(groups.values())
 
@@ -170,6 +226,8 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
         raise InputError(f"questions need a generate plan; got a plan with mode '{plan.mode}'")
     scene = scene_id or Path(video).stem
     source = "labels" if labels else "plan"
+    moving_camera = bool(labels.get("cameras")) if labels else plan.camera.moving
+    frame_ref = f" {FIRST_VIEW}" if moving_camera else ""  # static camera: the questions asked before cameras moved
     every = _groups_from_labels(labels) if labels else _groups_from_plan(plan)
     groups = _referable(every)
     pick = random.Random(f"vlm4d-qa:{seed}")
@@ -196,8 +254,9 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
             texts, answer = [DIRECTION_TEXT["none"], DIRECTION_TEXT[other], DIRECTION_TEXT[OPPOSITE[other]], absent], DIRECTION_TEXT["none"]
         else:
             texts, answer = [DIRECTION_TEXT[truth], DIRECTION_TEXT[OPPOSITE[truth]], DIRECTION_TEXT["none"], absent], DIRECTION_TEXT[truth]
-        add(qtype, f"What direction {verb} the {ref} moving?",
-            f"In which direction {verb} the {ref} moving in the video? Answer in a few words; if there {verb} no {ref} in the video, say so.",
+        where = frame_ref or " in the video"
+        add(qtype, f"What direction {verb} the {ref} moving{frame_ref}?",
+            f"In which direction {verb} the {ref} moving{where}? Answer in a few words; if there {verb} no {ref} in the video, say so.",
             texts, answer, target)
 
     for g in groups:  # translational: one question per referable group whose instances agree
@@ -212,8 +271,9 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
         if r in ("clockwise", "counter-clockwise"):
             ref, verb = noun_phrase(g.name, g.color, g.count), "is" if g.count == 1 else "are"
             absent = absent_text(g.name, g.color, g.count)
-            add("rotational", f"Which way {verb} the {ref} rotating, as seen in the video?",
-                f"Which way {verb} the {ref} rotating as seen in the video? Answer in a few words; if there {verb} no {ref} in the video, say so.",
+            seen = "as seen from where the camera started" if moving_camera else "as seen in the video"
+            add("rotational", f"Which way {verb} the {ref} rotating, {seen}?",
+                f"Which way {verb} the {ref} rotating {seen}? Answer in a few words; if there {verb} no {ref} in the video, say so.",
                 [ROTATION_TEXT["clockwise"], ROTATION_TEXT["counter-clockwise"], ROTATION_TEXT["none"], absent], ROTATION_TEXT[r],
                 {"name": g.name, "color": g.color, "count": g.count, "instances": g.ids, "present": True, "rotation": r,
                  "plan_spin": plan.motion.spin})
@@ -229,13 +289,49 @@ def generate_questions(plan: Plan, labels: dict | None, seed: int, video: str, g
         others = pick.sample([c for c in range(0, max(n + 3, 4) + 1) if c != n], 3)
         plural = plural_of(noun)
         how = "are not moving" if asked == "none" else f"are moving {DIRECTION_PHRASE[asked]}"
-        add("counting", f"How many {plural} {how}?", f"How many {plural} {how} in the video? Answer with a number.",
+        add("counting", f"How many {plural} {how}{frame_ref}?",
+            f"How many {plural} {how}{frame_ref or ' in the video'}? Answer with a number.",
             [str(n)] + [str(c) for c in others], str(n),
             {"name": noun, "color": None, "direction": asked, "count": n, "present": n > 0})
 
     name, color = _absent_object(every, pick)  # false positive: an object that is not there
     ask_direction("false_positive", name, color, 1, "absent",
                   {"name": name, "color": color, "count": 0, "instances": [], "present": False, "direction": None})
+
+    camera = camera_motion_truth(labels) if labels else None
+    if camera is not None:  # moving camera: the camera's own motion, then who moves
+        shuffle = random.Random(f"vlm4d-qa:{seed}:camera")
+
+        def options(truth: str, values: tuple[str, ...], text: dict[str, str]) -> list[str]:
+            if truth == "none":
+                return [text["none"], *shuffle.sample([text[v] for v in values], 3)]
+            across = [v for v in values if v not in (truth, CAMERA_OPPOSITE[truth])]
+            return [text[truth], text[CAMERA_OPPOSITE[truth]], text["none"], text[shuffle.choice(across)]]
+
+        info = {"camera": True, "travel": camera["travel"], "turn_deg": camera["turn_deg"], "distance": camera["distance"]}
+        if camera["move"] != AMBIGUOUS:
+            add("camera_motion", "Which way is the camera moving?",
+                "Which way is the camera moving in the video (left, right, up, down, forward or backward)? Answer in a few words.",
+                options(camera["move"], CAMERA_MOVES, CAMERA_MOVE_TEXT), CAMERA_MOVE_TEXT[camera["move"]],
+                {**info, "asked": "camera_move", "move": camera["move"]})
+        if camera["turn"] != AMBIGUOUS:
+            add("camera_motion", "Which way is the camera turning?",
+                "Which way is the camera turning in the video (left, right, up or down)? Answer in a few words.",
+                options(camera["turn"], CAMERA_TURNS, CAMERA_TURN_TEXT), CAMERA_TURN_TEXT[camera["turn"]],
+                {**info, "asked": "camera_turn", "turn": camera["turn"]})
+        if AMBIGUOUS not in (camera["move"], camera["turn"]):
+            camera_moving = camera["move"] != "none" or camera["turn"] != "none"
+            for g in groups:
+                who = ego_motion(g.agreed(g.states), camera_moving)
+                if who == AMBIGUOUS:
+                    continue
+                ref, verb = noun_phrase(g.name, g.color, g.count), "is" if g.count == 1 else "are"
+                texts = ego_texts(g.name, g.color, g.count)
+                add("camera_motion", f"{verb.capitalize()} the {ref} moving, or is only the camera moving?",
+                    f"{verb.capitalize()} the {ref} moving in the scene, or is only the camera moving? Answer in a few words.",
+                    list(texts.values()), texts[who],
+                    {**info, "asked": "object_or_camera", "name": g.name, "color": g.color, "count": g.count, "instances": g.ids,
+                     "present": True, "ego": who, "object_moving": who in ("object", "both"), "camera_moving": camera_moving})
     return items
 
 

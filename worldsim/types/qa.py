@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QuestionType = Literal["translational", "rotational", "counting", "false_positive"]
-QUESTION_TYPES: tuple[str, ...] = ("translational", "rotational", "counting", "false_positive")
+# The four VLM4D categories, then "camera_motion": ego-centric questions, asked only when the camera moves
+# (which way it moves or turns; whether an object or only the camera moves).
+QuestionType = Literal["translational", "rotational", "counting", "false_positive", "camera_motion"]
+QUESTION_TYPES: tuple[str, ...] = ("translational", "rotational", "counting", "false_positive", "camera_motion")
 Letter = Literal["A", "B", "C", "D"]
 LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
 PromptMode = Literal["direct", "cot"]
