@@ -456,3 +456,118 @@ def test_dask_runner_records_failures(tmp_path):
     assert (summary["scenes"], summary["failed"]) == (2, 1)
     assert [(f["scene"], f["stage"]) for f in _failures(out)] == [(scenes[1].id, "export")]
     assert datasets.validate_dataset(out, allow_failed=True)["failed"] == 1
+
+
+# --- cameras -------------------------------------------------------------------------------------------
+
+
+def test_a_spec_without_camera_fields_keeps_its_scenes_content_and_record_bytes():
+    old = batch.load_spec(tiny_batch_spec(num_scenes=20))
+    explicit = batch.load_spec(tiny_batch_spec(num_scenes=20, camera_motions=["static"]))
+    assert "camera_motions" not in old.content() and "ego_ratio" not in old.content()
+    assert explicit.content() == old.content()
+    scenes = batch_scenes.enumerate_scenes(old)
+    assert batch_scenes.enumerate_scenes(explicit) == scenes
+    assert all(s.camera == "static" and "camera" not in s.model_dump(mode="json") for s in scenes)
+    assert all("camera" not in s.prompt and s.id.count("-") == 6 for s in scenes)
+
+
+def test_camera_motions_are_an_axis_of_the_grid_without_ego_ratio():
+    spec = batch.load_spec(tiny_batch_spec(num_scenes=120, camera_motions=["static", "pan-left", "follow"]))
+    scenes = batch_scenes.enumerate_scenes(spec)
+    grid = batch_scenes.parameter_grid(spec)
+    assert len({(s.object, s.color, s.count, s.direction, s.speed, s.camera) for s in scenes}) == 3 * len(grid) == 120
+    for s in scenes:
+        if s.camera == "static":
+            assert "camera" not in s.prompt and "tracking" not in s.prompt
+        else:
+            assert f"-{s.speed}-{s.camera}-" in s.id and s.model_dump(mode="json")["camera"] == s.camera
+    pan = next(s for s in scenes if s.camera == "pan-left")
+    assert pan.prompt.endswith(" as the camera pans to the left")
+    assert batch_scenes.scene_camera(pan).model_dump() == {"motion": "pan-left", "speed": "normal", "target": None}
+    follow = next(s for s in scenes if s.camera == "follow")
+    assert batch_scenes.scene_camera(follow).target == follow.object
+
+
+@pytest.mark.parametrize("n, ratio", [(8, 0.375), (16, 0.375), (7, 0.5), (5, 0.0), (5, 1.0)])
+def test_ego_ratio_gives_exactly_that_many_moving_cameras(n, ratio):
+    spec = batch.load_spec(tiny_batch_spec(num_scenes=n, camera_motions=["pan-right", "orbit-left", "dolly-in"], ego_ratio=ratio))
+    scenes = batch_scenes.enumerate_scenes(spec)
+    assert sum(s.camera != "static" for s in scenes) == round(ratio * n)
+    assert batch_scenes.enumerate_scenes(spec) == scenes  # deterministic
+    assert len({s.id for s in scenes}) == n
+
+
+def test_camera_prompts_read_naturally():
+    build = batch_scenes.build_prompt
+    assert build("ball", "red", 1, "right", "slow", "pan-left") == "A red ball moves slowly from left to right as the camera pans to the left"
+    assert build("car", "blue", 2, "left", "normal", "follow") == "Two blue cars move from right to left as the camera follows the blue cars"
+    assert build("cube", "green", 1, "none", "normal", "orbit-right") == "A green cube stays still as the camera orbits the green cube to the right"
+    assert build("ball", "red", 1, "up", "fast", "dolly-in") == "A red ball moves quickly upwards as the camera dollies in"
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"camera_motions": ["pan-left", "pan-left"]}, "camera_motions", "camera motion 'pan-left' is listed twice"),
+    ({"camera_motions": ["spin"]}, "camera_motions[0]", "pan-left"),
+    ({"ego_ratio": 0.5}, "", "needs a moving camera motion"),
+    ({"camera_motions": ["pan-left"], "ego_ratio": 1.5}, "ego_ratio", "less than or equal to 1"),
+])
+def test_bad_camera_fields_name_the_field(tmp_path, change, field, words):
+    path = _write(tmp_path, tiny_batch_spec(**change))
+    with pytest.raises(ConfigError) as err:
+        batch.load_spec(path)
+    assert f"{field}:" in str(err.value) and words in str(err.value)
+
+
+def test_the_parsed_camera_is_checked():
+    from worldsim.types import CameraSpec
+
+    spec = batch.load_spec(tiny_batch_spec(num_scenes=40, camera_motions=["static", "truck-right", "follow"]))
+    scenes = batch_scenes.enumerate_scenes(spec)
+    for scene in (next(s for s in scenes if s.camera == c) for c in ("static", "truck-right", "follow")):
+        plan = _plan_of(scene)
+        batch._check_plan(scene, plan.model_copy(update={"camera": batch_scenes.scene_camera(scene)}))
+        wrong = CameraSpec(motion="pan-left") if scene.camera != "pan-left" else CameraSpec()
+        with pytest.raises(InputError, match=f"scene {scene.id}: the parser read the camera .* expected"):
+            batch._check_plan(scene, plan.model_copy(update={"camera": wrong}))
+
+
+def _plan_of(scene):
+    from worldsim.testing import tiny_plan
+
+    return tiny_plan(name=scene.object, color=scene.color, count=scene.count, direction=scene.direction, speed=scene.speed)
+
+
+def test_dataset_card_reports_the_ego_exo_split():
+    from worldsim.types.batch import SceneRecord
+
+    def card(spec):
+        recs = [SceneRecord(scene=s, run=f"runs/{s.id}", plan={}, generator="procedural", video=s.video, video_sha256="0" * 64,
+                            fps=8, num_frames=4, width=32, height=32, dense=None, wall_s=0.0)
+                for s in batch_scenes.enumerate_scenes(spec)]
+        return datasets.dataset_card(spec, recs, {})
+
+    moving = card(batch.load_spec(tiny_batch_spec(num_scenes=8, camera_motions=["pan-left", "follow"], ego_ratio=0.375)))
+    assert "camera motions ['pan-left', 'follow'], ego ratio 0.375" in moving
+    section = moving[moving.index("## Camera: ego-centric"):]
+    ego = next(line for line in section.splitlines() if line.startswith("| ego (moving camera)"))
+    exo = next(line for line in section.splitlines() if line.startswith("| exo (static camera)"))
+    assert ego.endswith("| 3 |") and exo.endswith("| 5 |")
+    static = card(batch.load_spec(tiny_batch_spec(num_scenes=8)))
+    assert "ego-centric" not in static and "camera motions" not in static
+
+
+def test_batch_with_moving_cameras_end_to_end(tmp_path):
+    out = tmp_path / "ds"
+    spec = tiny_batch_spec(num_scenes=4, camera_motions=["pan-left", "follow", "orbit-right", "truck-left"], ego_ratio=0.5)
+    summary = batch.run_batch(spec, out)
+    assert summary["synthesized"] == 4 and not _failures(out)
+    assert datasets.validate_dataset(out)["scenes"] == 4
+    for scene in batch_scenes.enumerate_scenes(batch.load_spec(spec)):
+        record = json.loads((out / "records" / f"{scene.id}.json").read_text())
+        labels = json.loads(next((out / record["run"]).glob("**/labels.json")).read_text())
+        if scene.camera == "static":
+            assert "camera" not in record["plan"] and "cameras" not in labels
+        else:
+            assert record["plan"]["camera"]["motion"] == scene.camera and len(labels["cameras"]) == labels["num_frames"]
+    assert "## Camera: ego-centric" in (out / "README.md").read_text()

@@ -249,12 +249,18 @@ def _check_spec_file(out: Path, spec: BatchSpec) -> None:
 
 
 def _check_plan(scene: Scene, plan) -> None:
+    from worldsim.batch_scenes import scene_camera
+
     want = {"objects": [{"name": scene.object, "color": scene.color, "count": scene.count}],
             "motion": {"direction": scene.direction, "speed": scene.speed}}
     got = plan.contract()
     if {k: got[k] for k in want} != want:
         raise InputError(f"scene {scene.id}: the parser read {got['objects']} {got['motion']} from '{scene.prompt}', "
                          f"expected {want['objects']} {want['motion']}")
+    camera = scene_camera(scene).model_dump(mode="json")
+    if got["camera"] != camera:
+        raise InputError(f"scene {scene.id}: the parser read the camera {got['camera']} from '{scene.prompt}', "
+                         f"expected {camera}")
 
 
 class _Where:

@@ -376,6 +376,25 @@ def cmd_export_ply(args) -> int:
     return 0
 
 
+def cmd_view(args) -> int:  # `worldsim view`: the interactive 4D viewer (worldsim/viewer/)
+    from worldsim.viewer import data, server
+
+    run = args.run if args.run is not None else data.latest_run(args.outputs)
+    if args.export:
+        from worldsim.viewer.export import export_html
+
+        path = export_html(run, args.export)
+        print(f"viewer: {path.resolve()}\n  open it in a browser (file://{path.resolve()}#t=0); add #t=FRAME to open at a frame")
+        return 0
+
+    def ready(srv):
+        moved = f" (port {args.port} was in use)" if args.port and srv.server_address[1] != args.port else ""
+        print(f"viewing {srv.family.start} at {srv.url}{moved}; Ctrl-C stops", flush=True)
+
+    server.serve(run, host=args.host, port=args.port, ready=ready)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from worldsim.hookspecs import STAGE_KINDS
 
@@ -403,7 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     pa = sub.add_parser("parse", help="turn a command into a plan and print it",
-                        description="Parse a generate or edit command. With --json prints {mode, objects, motion, edit}.")
+                        description="Parse a generate or edit command. With --json prints {mode, objects, motion, edit, camera}.",
+                        epilog="camera: {motion, speed, target}, how the camera moves, in film terms from the camera "
+                               "operator's view: static (the default when the command says nothing about the camera), "
+                               "pan-left/right, tilt-up/down, dolly-in/out, truck-left/right, orbit-left/right "
+                               "(orbit-left = to the camera's left, clockwise seen from above) or follow (target: the "
+                               "object followed or orbited). An object's direction is its motion in the world as seen "
+                               "from the first frame's camera, whatever the camera does; zoom is not a camera move. "
+                               "Example: worldsim parse \"A red ball rolls left as the camera pans slowly right\" --json")
     pa.add_argument("text", metavar="TEXT", help="the command, e.g. \"Make the ball blue\"")
     pa.add_argument("--json", action="store_true", help="print the stable one-line JSON contract")
     pa.add_argument("--parser", default=None, metavar="NAME", help="parser stage to use (default: rules)")
@@ -526,6 +552,19 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN/exports/ply_sh<degree>)")
     xp.add_argument("--json", action="store_true", help="print a JSON summary (out, files, sh_degree, gaussians per file), no progress bar")
     xp.set_defaults(func=cmd_export_ply)
+
+    vw = sub.add_parser("view", help="open an interactive 4D viewer of a run folder in the browser (local web page)",
+                        description="Serves a local web page (127.0.0.1 unless --host says otherwise) showing the run's "
+                                    "dynamic Gaussian scene with a time slider, the input video with its planned and "
+                                    "measured boxes, metrics and QA; type a query ('the ball') to highlight what the "
+                                    "editor selects, or an edit ('make the ball blue') to write a new version. "
+                                    "--export writes a self-contained HTML file instead.")
+    vw.add_argument("run", nargs="?", default=None, metavar="RUN", help="a run folder or edit version (default: the newest under --outputs)")
+    vw.add_argument("--port", type=int, default=8765, metavar="N", help="port (default 8765; a busy port moves on to the next free one; 0: any)")
+    vw.add_argument("--host", default="127.0.0.1", metavar="HOST", help="address to bind (default 127.0.0.1: this machine only)")
+    vw.add_argument("--export", default=None, metavar="HTML", help="write a self-contained viewer to HTML (opens offline from file://) and exit")
+    vw.add_argument("--outputs", default="outputs", metavar="DIR", help="where to look for the newest run when RUN is not given (default: outputs)")
+    vw.set_defaults(func=cmd_view)
     from worldsim import plugins  # plugin commands (`worldsim train tiny-t2v`): one broken plugin cannot break the CLI
 
     try:

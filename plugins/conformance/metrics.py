@@ -15,7 +15,9 @@ a `width` x `height` frame and divided by its diagonal, so they do not depend on
     direction           the measured displacement (least-squares slope of the measured centres over time,
                         times the clip length) against the commanded direction: `direction_correct` when
                         its cosine with the command is >= cos(`max_angle_deg`) and it travels at least
-                        `min_travel` of the diagonal; for 'none' when it travels less than `min_travel`
+                        `min_travel` of the diagonal; for 'none' when it travels less than `min_travel`.
+                        With `direction_centers` (a moving camera: the centres in the first camera's view,
+                        plugins/conformance/camera.py) the slope is of those, where they are given
 """
 
 from __future__ import annotations
@@ -66,8 +68,9 @@ def nearest_direction(dx: float, dy: float, min_travel: float) -> str:
 
 def track_metrics(measured: Sequence[Box | None], planned: Sequence[Box], direction: str, width: int, height: int,
                   scores: Sequence[float | None] | None = None, min_travel: float = 0.02,
-                  max_angle_deg: float = 45.0) -> dict:
-    """Metrics of one instance (module docstring). `scores`: per-frame detector confidences, or None."""
+                  max_angle_deg: float = 45.0, direction_centers: Sequence[tuple[float, float] | None] | None = None) -> dict:
+    """Metrics of one instance (module docstring). `scores`: per-frame detector confidences, or None;
+    `direction_centers`: per-frame centres to judge the direction on instead of the measured boxes' (None)."""
     T = len(planned)
     if len(measured) != T:
         raise ValueError(f"{len(measured)} measured boxes for {T} planned frames")
@@ -86,17 +89,22 @@ def track_metrics(measured: Sequence[Box | None], planned: Sequence[Box], direct
         ap, kind = (sum(v >= 0.5 for v in ious) / T if T else 0.0), "hit_rate"
 
     frames = [t for t, m in enumerate(measured) if m is not None]
+    centre_of = lambda t: center(measured[t])
+    moved = frames
+    if direction_centers is not None:
+        moved = [t for t in frames if direction_centers[t] is not None]
+        centre_of = lambda t: direction_centers[t]
     travel = (0.0, 0.0)
-    if len(frames) >= 2:
-        ts = np.array(frames, float) / max(T - 1, 1)
-        cs = np.array([center(measured[t]) for t in frames])  # [F,2] normalised
+    if len(moved) >= 2:
+        ts = np.array(moved, float) / max(T - 1, 1)
+        cs = np.array([centre_of(t) for t in moved])  # [F,2] normalised
         slope = np.polyfit(ts, cs, 1)[0]  # [2] normalised units per clip
         travel = (float(slope[0]) * width / diag, float(slope[1]) * height / diag)
     ux, uy = DIRECTION_VECTORS[direction]
     length = math.hypot(*travel)
     if direction == "none":
         cosine = None
-        correct = len(frames) >= 2 and length < min_travel
+        correct = len(moved) >= 2 and length < min_travel
     else:
         # the commanded direction in pixel space, so the angle is measured in the image as seen
         cx, cy = ux * width, uy * height
@@ -108,7 +116,7 @@ def track_metrics(measured: Sequence[Box | None], planned: Sequence[Box], direct
         "centroid_distance": float(np.mean(dists)) if T else 1.0,
         "detected": len(frames) / T if T else 0.0,
         "travel": [round(travel[0], 6), round(travel[1], 6)],
-        "measured_direction": nearest_direction(*travel, min_travel) if len(frames) >= 2 else None,
+        "measured_direction": nearest_direction(*travel, min_travel) if len(moved) >= 2 else None,
         "direction_cosine": None if cosine is None else float(cosine),
         "direction_correct": bool(correct),
         "per_frame_iou": [round(v, 6) for v in ious],

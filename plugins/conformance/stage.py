@@ -7,6 +7,12 @@ Motion alignment (Mojito): the clip's optical-flow level 1..10 (worldsim.motion,
 grayscale frames) against the level the commanded speed corresponds to (worldsim.motion.speed_level);
 `motion.level_error` = measured - requested.
 
+Moving camera (plan.camera not static; plugins/conformance/camera.py): when the labels have the moving-camera
+fields, the measured boxes are compared with each frame's planned box as that frame's camera sees it, the
+direction is judged on the objects' centres in the first camera's view (their world motion, which the command
+is about), and the motion level on the optical flow left after removing the camera's own, over the objects'
+pixels. `camera` in the result says which of these applied; a static camera's result is unchanged.
+
 The summary (mean over instances) is checked against `floor`: `miou`, `ap50`, `direction_accuracy`
 are lower bounds, `centroid_distance` and `motion_level_error` (absolute) upper bounds. `passed` is
 false when any is missed; with `max_attempts` > 1 the runner then regenerates (worldsim/runner.py,
@@ -90,6 +96,7 @@ class ConformanceScorer(Scorer):
 
     def run(self, inputs: ScoreInput, out_dir: Path) -> ScoreResult:
         from plugins.conformance import boxes as sources
+        from plugins.conformance import camera as moving
         from plugins.conformance.metrics import track_metrics
         from worldsim import motion
         from worldsim.planning import plan_tracks
@@ -106,6 +113,9 @@ class ConformanceScorer(Scorer):
         frames = sources.load_frames(inputs)
         if frames.shape[:3] != (T, H, W):
             raise InputError(f"the video has frames {tuple(frames.shape[:3])}, but the generator reported {(T, H, W)}")
+        view = moving.camera_view(inputs, tracks) if plan.camera.moving else None
+        if view is not None:
+            tracks = view.tracks  # each frame's planned box as that frame's camera sees it
 
         if source == "labels":
             measured = sources.from_labels(inputs, tracks)
@@ -126,11 +136,16 @@ class ConformanceScorer(Scorer):
             obj = plan.objects[tr.object_index]
             m = track_metrics(measured.boxes[k], list(tr.track.boxes), direction, W, H,
                               scores=measured.scores[k] if measured.scores else None,
-                              min_travel=cfg.min_travel, max_angle_deg=cfg.max_angle_deg)
+                              min_travel=cfg.min_travel, max_angle_deg=cfg.max_angle_deg,
+                              direction_centers=None if view is None else moving.direction_centers(view, k, measured.boxes[k], source))
             instances.append({"object": sources.object_text(obj), "object_index": tr.object_index, "instance": tr.instance,
                               **m, "boxes": measured.boxes[k]})
 
-        magnitudes = motion.flow_magnitudes(frames, cfg.flow_method)
+        compensated = view is not None and view.depth is not None and view.depth.shape == (T, H, W)
+        if compensated:
+            magnitudes = moving.compensated_magnitudes(frames, view.depth, view.masks, view.cameras, cfg.flow_method)
+        else:
+            magnitudes = motion.flow_magnitudes(frames, cfg.flow_method)
         measured_level = motion.intensity_level(float(magnitudes.mean()), cfg.motion_scale)
         requested_level = motion.speed_level(plan.motion.speed, T, direction, W, H, cfg.motion_scale)
         mean = lambda key: float(np.mean([i[key] for i in instances]))
@@ -155,6 +170,15 @@ class ConformanceScorer(Scorer):
             "floor": dict(cfg.floor), "missed": missed, "passed": not missed,
             "num_frames": T, "width": W, "height": H,
         }
+        if plan.camera.moving:  # only then, so a static camera's conformance.json keeps its keys and bytes
+            result["camera"] = {
+                **plan.camera.model_dump(mode="json"),
+                "planned_boxes": "per frame, as that frame's camera sees them (labels)" if view else "the plan's (first camera)",
+                "direction_on": ("centres in the first camera's view" + (" (labels)" if source == "labels" else
+                                 " (measured, moved by the camera's displacement of the labelled position)")) if view
+                                else "measured centres (no camera labels: the camera's motion is not removed)",
+                "motion_level_on": "object pixels, the camera's flow removed" if compensated else "all pixels, camera flow included",
+            }
         path = atomic_write_json(Path(out_dir) / "conformance.json", json.loads(json.dumps(result)))
         rel = Path(os.path.relpath(path.resolve(), Path(inputs.run_dir).resolve())).as_posix()
         return ScoreResult(metrics=json_safe(result), passed=not missed, files=[rel])

@@ -1,6 +1,6 @@
 """Training settings of the feature-4dgs reconstructor (torch-free, so registering the stage stays cheap).
 
-Every number has a lower and an upper bound: learning rates in (0, 1], loss weights in [0, 100], step counts
+Every number has a lower and an upper bound: learning rates in (0, 1] (pose_lr too), loss weights in [0, 100], step counts
 up to 1,000,000 (`iterations` beyond that would run for days).
 """
 
@@ -38,3 +38,9 @@ class TrainConfig(SettingsModel):
     refine_stop_fraction: float = Field(0.7, ge=0, le=1)
     grow_grad2d: float = Field(2e-4, gt=0, le=1)
     decoder_hidden: int = Field(64, ge=4, le=4096)
+    refine_poses: bool = Field(True, description="moving camera only: refine every frame's camera (frame 0 fixed) "
+                               "with a 6-dof se(3) correction trained with the Gaussians; a static camera is never refined")
+    pose_lr: float = Field(1e-3, gt=0, le=1, description="learning rate of the pose corrections' rotations (radians); "
+                           "translations at pose_lr x 0.05 x the scene scale (plugins.feature_gs.poses)")
+    pose_warmup: float = Field(0.3, ge=0, le=1, description="fraction of the steps over which the pose learning rate "
+                               "rises linearly from 0 (the Gaussians settle first); it then decays to a tenth")

@@ -1,8 +1,9 @@
 """Held-in and held-out quality of a reconstructed feature Gaussian scene.
 
-- `psnr_train`, `ssim_train`: the scene rendered from the input camera against the input frames.
+- `psnr_train`, `ssim_train`: the scene rendered from the input camera against the input frames (frame t
+  from `cameras[t]`, the camera the scene was fitted with, when the camera moves).
 - `psnr_novel`: the scene rendered from cameras orbited around the scene centre (yaw in degrees about
-  the camera's up axis) against the ground-truth scene rendered from the same cameras, with the same
+  the camera's up axis; `camera`, the first frame's when it moves) against the ground-truth scene rendered from the same cameras, with the same
   background. Only when a ground-truth scene is given (the procedural generator writes one). Mean of
   the per-image PSNR over frames x yaws; `psnr_novel_by_yaw` breaks it down by yaw.
 - `psnr_novel_covered`: the same, but only over pixels that both renders cover (alpha > 0.5 in
@@ -78,6 +79,7 @@ def evaluate(
     target=None,  # world [3] orbit centre; default: orbit_target at the median depth of the GT render (first eval frame)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0),
     backend: str = "auto",
+    cameras: Sequence[Camera] | None = None,  # every frame's camera (moving camera); None: `camera` for all
 ) -> dict[str, Any]:
     """Metrics of `scene` (see the module docstring). Keys: psnr_train, ssim_train, and with
     gt_scene psnr_novel, psnr_novel_by_yaw {yaw_key: dB}, psnr_novel_covered, novel_coverage; with
@@ -89,6 +91,8 @@ def evaluate(
     T, H, W, _ = frames.shape
     if (H, W) != (camera.height, camera.width):
         raise ValueError(f"frames are {W}x{H} but the camera is {camera.width}x{camera.height}")
+    if cameras is not None and len(cameras) < T:
+        raise ValueError(f"{len(cameras)} cameras for {T} frames")
     if T > scene.num_frames:
         raise ValueError(f"{T} frames but the scene has only {scene.num_frames} motion frames")
     teacher_features = dict(teacher_features or {})
@@ -107,7 +111,7 @@ def evaluate(
     # Input view: colour and, when teachers are given, the latent feature map decoded per teacher.
     preds, cos_sum, cos_count = [], {n: 0.0 for n in teacher_features}, {n: 0 for n in teacher_features}
     for t in idx:
-        out = render(scene, camera, t, scene.features if teacher_features else None)
+        out = render(scene, cameras[t] if cameras is not None else camera, t, scene.features if teacher_features else None)
         preds.append(out["rgb"].clamp(0, 1))
         for name, value in teacher_features.items():
             maps, valid = _teacher_tensor(value)

@@ -7,6 +7,11 @@ linearly (exact for planes, where 1/z is affine in pixel coordinates) so nearby 
 surfaces. Objects: each instance's pixels in the frame where it is largest; its motion bases start
 at the back-projected mask centroid track. open3d voxel-downsamples the cloud and removes
 statistical outliers (flying pixels at depth edges).
+
+Moving camera (`cameras`, one per frame): frame t's pixels are back-projected with frame t's camera. The
+static layer starts from frame 0's (holes filled, border extended, both marked as guesses) and grows
+with the static cells of later frames that no seen point explains (newly revealed background); guesses
+a later frame contradicts are dropped (`_moving_static_layer`).
 """
 
 from __future__ import annotations
@@ -81,35 +86,23 @@ def _pad_static(rgb: np.ndarray, inv: np.ndarray, pad: int, min_inv: float) -> t
     return rgb, np.maximum(inv, min_inv)
 
 
-def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | None, camera: Camera, *,
-               stride: int = 2, pad: int = 48, feature_dim: int = 32, bases_per_instance: int = 2,
-               unlabelled_bases: int = 4, voxel_size: float = 0.01, outlier_std: float = 3.0,
-               opacity: float = 0.9, seed: int = 0) -> InitResult:
-    """frames [T,H,W,3] float in [0,1]; depth [T,H,W] camera z (<= 0 where unknown); masks [T,H,W] ids or None."""
-    import open3d as o3d
-
-    rng = np.random.default_rng(seed)
-    T, H, W, _ = frames.shape
-    fx = float(camera.K[0][0])
-    ids = masks.long() if masks is not None else torch.zeros(T, H, W, dtype=torch.long)
-    near_object = F.max_pool2d((ids > 0).float()[:, None], 5, stride=1, padding=2)[:, 0] > 0  # [T,H,W] dilated
-    static_ok = (~near_object) & (depth > 0)
-
-    # Static layer: first frame where each pixel is static.
-    has_static = static_ok.any(0)  # [H,W]
-    first = static_ok.float().argmax(0)  # [H,W]
-    hh, ww = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-    rgb_s = frames[first, hh, ww]  # [H,W,3]
-    z_s = torch.where(has_static, depth[first, hh, ww], torch.zeros(()))
-    # Pool by stride (holes excluded from the average).
+def _pool_static(rgb_s: torch.Tensor, z_s: torch.Tensor, has_static: torch.Tensor, stride: int):
+    """Colour [H,W,3], depth [H,W] and validity [H,W] of a static layer average-pooled by `stride` (holes
+    excluded): colour [h,w,3], inverse depth [h,w] (0 where invalid), valid [h,w] (numpy)."""
     wgt = has_static.float()[None, None]
     pool = lambda x: F.avg_pool2d(x, stride, stride)
     wsum = pool(wgt)[0, 0]
     rgb_p = (pool((rgb_s.permute(2, 0, 1) * wgt[0])[None])[0] / wsum.clamp_min(1e-6)).permute(1, 2, 0).numpy()
     inv_p = (pool(((1.0 / z_s.clamp_min(1e-6)) * has_static)[None, None])[0, 0] / wsum.clamp_min(1e-6)).numpy()
     valid_p = (wsum > 0.99).numpy()
-    min_inv = 1.0 / (float(depth[depth > 0].max()) * 1.5) if bool((depth > 0).any()) else 1e-3
-    inv_p = np.where(valid_p, inv_p, 0.0)
+    return rgb_p, np.where(valid_p, inv_p, 0.0), valid_p
+
+
+def _static_points(camera: Camera, rgb_p: np.ndarray, inv_p: np.ndarray, valid_p: np.ndarray, stride: int, pad: int,
+                   min_inv: float, fx: float):
+    """A pooled static layer as points [M,3], colours [M,3], footprints [M] and `provisional` [M] (a filled
+    hole or the border extension: guessed, not seen)."""
+    seen = valid_p
     pad_p = max(pad // stride, 0)
     if pad_p > 0 and valid_p.any():
         # Pixels an object covers in every frame are unknown: fill them from their neighbours so the
@@ -127,10 +120,84 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
     u = (uu - pad_p + 0.5) * stride
     v = (vv - pad_p + 0.5) * stride
     z = 1.0 / inv_p[vv, uu]
-    pts = [backproject(camera, u, v, z)]
-    cols = [rgb_p[vv, uu]]
-    foot = [z / fx * stride * np.where(ring[vv, uu], 2.0, 1.0)]
-    inst = [np.zeros(len(u), np.int64)]
+    provisional = ring[vv, uu] | ~np.pad(seen, pad_p)[vv, uu]
+    return backproject(camera, u, v, z), rgb_p[vv, uu], z / fx * stride * np.where(ring[vv, uu], 2.0, 1.0), provisional
+
+
+def _cells(camera: Camera, pts: np.ndarray, hp: int, wp: int):
+    """Pooled cell (row, col) [M] of each point seen by `camera`, its inverse depth [M] and an in-view mask [M]."""
+    xy, z = camera.project(pts) if len(pts) else (np.zeros((0, 2)), np.zeros(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        col, row = np.floor(xy[:, 0] * wp), np.floor(xy[:, 1] * hp)
+        inside = (z > 1e-6) & (col >= 0) & (col < wp) & (row >= 0) & (row < hp)
+    col, row = np.where(inside, col, 0).astype(np.int64), np.where(inside, row, 0).astype(np.int64)
+    return row, col, 1.0 / np.where(inside, z, 1.0), inside
+
+
+def _moving_static_layer(frames, depth, static_ok, cameras, stride, pad, min_inv, fx, tol: float = 0.1):
+    """Static layer for a moving camera: frame 0's layer (with its filled holes and border extension), then
+    for each later frame t the pooled static cells no seen point explains (none lands in the cell at a
+    consistent inverse depth, within `tol` relative) are back-projected with cameras[t]. Guessed points
+    (filled holes, border extension) never explain a cell, and are dropped where a later frame sees what is
+    really there: they land on a newly added cell, or in front of a seen static surface."""
+    T = frames.shape[0]
+    z0 = torch.where(static_ok[0], depth[0], torch.zeros(()))
+    pts, cols, foot, guess = _static_points(cameras[0], *_pool_static(frames[0], z0, static_ok[0], stride), stride, pad,
+                                            min_inv, fx)
+    for t in range(1, T):
+        zt = torch.where(static_ok[t], depth[t], torch.zeros(()))
+        rgb_p, inv_p, valid_p = _pool_static(frames[t], zt, static_ok[t], stride)
+        hp, wp = valid_p.shape
+        row, col, inv, inside = _cells(cameras[t], pts, hp, wp)
+        obs = inv_p[row, col]
+        consistent = inside & ~guess & valid_p[row, col] & (np.abs(inv - obs) <= tol * obs)
+        hit = np.zeros((hp, wp), bool)
+        hit[row[consistent], col[consistent]] = True
+        new = valid_p & ~hit
+        occluding = inside & valid_p[row, col] & (inv > obs * (1 + tol))
+        drop = guess & inside & (new[row, col] | occluding)
+        vv, uu = np.nonzero(new)
+        z = 1.0 / inv_p[vv, uu]
+        keep = ~drop
+        pts = np.concatenate([pts[keep], backproject(cameras[t], (uu + 0.5) * stride, (vv + 0.5) * stride, z)])
+        cols = np.concatenate([cols[keep], rgb_p[vv, uu]])
+        foot = np.concatenate([foot[keep], z / fx * stride])
+        guess = np.concatenate([guess[keep], np.zeros(len(z), bool)])
+    return pts, cols, foot, guess
+
+
+def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | None, camera: Camera, *,
+               stride: int = 2, pad: int = 48, feature_dim: int = 32, bases_per_instance: int = 2,
+               unlabelled_bases: int = 4, voxel_size: float = 0.01, outlier_std: float = 3.0,
+               opacity: float = 0.9, seed: int = 0, cameras: list[Camera] | None = None) -> InitResult:
+    """frames [T,H,W,3] float in [0,1]; depth [T,H,W] camera z (<= 0 where unknown); masks [T,H,W] ids or None;
+    cameras: every frame's camera for a moving camera (frame t's depth is back-projected with cameras[t]),
+    None for a static one (`camera` for every frame)."""
+    import open3d as o3d
+
+    rng = np.random.default_rng(seed)
+    T, H, W, _ = frames.shape
+    if cameras is not None and len(cameras) != T:
+        raise ValueError(f"{len(cameras)} cameras for {T} frames")
+    cams = cameras if cameras is not None else [camera] * T
+    fx = float(camera.K[0][0])
+    ids = masks.long() if masks is not None else torch.zeros(T, H, W, dtype=torch.long)
+    near_object = F.max_pool2d((ids > 0).float()[:, None], 5, stride=1, padding=2)[:, 0] > 0  # [T,H,W] dilated
+    static_ok = (~near_object) & (depth > 0)
+
+    min_inv = 1.0 / (float(depth[depth > 0].max()) * 1.5) if bool((depth > 0).any()) else 1e-3
+    if cameras is None:
+        # Static layer: first frame where each pixel is static.
+        has_static = static_ok.any(0)  # [H,W]
+        first = static_ok.float().argmax(0)  # [H,W]
+        hh, ww = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+        rgb_s = frames[first, hh, ww]  # [H,W,3]
+        z_s = torch.where(has_static, depth[first, hh, ww], torch.zeros(()))
+        layer = _static_points(camera, *_pool_static(rgb_s, z_s, has_static, stride), stride, pad, min_inv, fx)
+    else:
+        layer = _moving_static_layer(frames, depth, static_ok, cameras, stride, pad, min_inv, fx)
+    pts, cols, foot = [layer[0]], [layer[1]], [layer[2]]
+    inst = [np.zeros(len(layer[0]), np.int64)]
 
     # Dynamic layer: each instance at the frame where it is largest.
     instance_ids = sorted(int(i) for i in torch.unique(ids).tolist() if i > 0)
@@ -144,7 +211,7 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
             counts[t] = int(m.sum())
             if counts[t]:
                 vy, ux = torch.nonzero(m, as_tuple=True)
-                track[t] = backproject(camera, ux.numpy() + 0.5, vy.numpy() + 0.5, depth[t][m].numpy()).mean(0)
+                track[t] = backproject(cams[t], ux.numpy() + 0.5, vy.numpy() + 0.5, depth[t][m].numpy()).mean(0)
         seen = np.nonzero(counts)[0]
         for d in range(3):  # fill frames where the instance is hidden by interpolation
             track[:, d] = np.interp(np.arange(T), seen, track[seen, d])
@@ -155,7 +222,7 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
             m = (ids[t_ref] == k) & (depth[t_ref] > 0)
         vy, ux = torch.nonzero(m, as_tuple=True)
         zk = depth[t_ref][m].numpy()
-        pts.append(backproject(camera, ux.numpy() + 0.5, vy.numpy() + 0.5, zk))
+        pts.append(backproject(cams[t_ref], ux.numpy() + 0.5, vy.numpy() + 0.5, zk))
         cols.append(frames[t_ref][m].numpy())
         foot.append(zk / fx)
         inst.append(np.full(len(zk), k, np.int64))

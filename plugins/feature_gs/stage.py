@@ -1,4 +1,11 @@
-"""`feature-4dgs` reconstructor: monocular video -> dynamic 3D Gaussians with a language feature field."""
+"""`feature-4dgs` reconstructor: monocular video -> dynamic 3D Gaussians with a language feature field.
+
+Cameras (`poses`, plugins.feature_gs.poses): one camera for every frame when it is static (the labels have no
+`cameras`, or the estimator finds it static: exactly the single-camera path), else every frame's camera from
+the labels or a pose estimator (default opencv-pnp), refined with the Gaussians. A moving camera adds
+reconstruction/cameras.json ({"source", "refined", "cameras": [Camera, ...]}, the cameras the scene was
+fitted with), `Reconstruction.cameras`, and pose metrics against the labels' cameras when they have them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from pydantic import Field
 from plugins.feature_gs.config import TrainConfig
 from worldsim.errors import ConfigError
 from worldsim.labels import read_labels
-from worldsim.artifacts import json_safe
+from worldsim.artifacts import atomic_write_json, json_safe
 from worldsim.stages import Reconstructor, StageConfig
 from worldsim.types import GeneratedVideo, Reconstruction
 
@@ -36,6 +43,12 @@ class FeatureGSConfig(StageConfig):
         description="novel views (degrees about the scene centre, each in [-90, 90], at most 64) for psnr_novel")
     eval_frames: int = Field(16, ge=1, le=4096, description="frames used by the novel-view and feature metrics")
     fov_deg: float = Field(50.0, gt=5, lt=150, description="assumed vertical field of view for videos without a camera")
+    poses: str = Field("auto", min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                       description="per-frame cameras: static (one camera), labels (the generator's ground truth), or a "
+                       "pose estimator stage (e.g. opencv-pnp); auto: static when the labels have no `cameras`, else opencv-pnp")
+    pose_config: dict = Field(default_factory=dict, description="settings of the pose estimator stage")
+    ply_sh_degree: int = Field(0, ge=0, le=3, description="SH degree of reconstruction/ply/*.ply: (d+1)^2 coefficients "
+                               "per channel, zeros above the scene's degree 0; 3 for the INRIA 3DGS loader and viewers")
 
 
 class FeatureGSReconstructor(Reconstructor):
@@ -49,6 +62,7 @@ class FeatureGSReconstructor(Reconstructor):
 
         from plugins.feature_gs.evaluate import evaluate
         from plugins.feature_gs.init import initialise
+        from plugins.feature_gs.poses import resolve_cameras
         from plugins.feature_gs.train import Targets, train
         from worldsim.registry import get_stage
         from worldsim.scene import default_camera, export_scene, orbit_target
@@ -81,10 +95,15 @@ class FeatureGSReconstructor(Reconstructor):
                 raise ConfigError(f"feature_teachers lists '{name}', which gives {maps.target}, not features")
             features[name] = maps.maps
 
+        t_pose = time.perf_counter()
+        cameras, pose_source, estimator_metrics = resolve_cameras(cfg.poses, labels, frames_u8, camera, depth, masks,
+                                                                  cfg.pose_config)  # None: a static camera
+        pose_s = time.perf_counter() - t_pose
         frames = torch.as_tensor(frames_u8).float() / 255.0
         torch.manual_seed(seed)
         init = initialise(frames, depth, masks, camera, stride=cfg.stride, pad=cfg.pad, feature_dim=cfg.feature_dim,
-                          bases_per_instance=cfg.bases_per_instance, unlabelled_bases=cfg.unlabelled_bases, seed=seed)
+                          bases_per_instance=cfg.bases_per_instance, unlabelled_bases=cfg.unlabelled_bases, seed=seed,
+                          cameras=cameras)
         bar = tqdm(total=cfg.train.iterations, desc="feature-4dgs: train", unit="it", disable=None, leave=False)
 
         def progress(it, loss, n):
@@ -94,7 +113,7 @@ class FeatureGSReconstructor(Reconstructor):
 
         try:
             model, decoders, stats = train(init.model, camera, Targets(frames, depth if depth.gt(0).any() else None, masks, features),
-                                           init.basis_instance, cfg.train, seed=seed, progress=progress)
+                                           init.basis_instance, cfg.train, seed=seed, progress=progress, cameras=cameras)
         finally:
             bar.close()
         basis_instance = torch.tensor(init.basis_instance)
@@ -103,18 +122,55 @@ class FeatureGSReconstructor(Reconstructor):
         # Orbit centre: on the optical axis at the objects' median depth (the whole view's when no masks).
         subject = depth * (masks > 0) if masks is not None and bool((masks > 0).any()) else depth
         target = orbit_target(camera, subject) if bool((subject > 0).any()) else orbit_target(camera, distance=5.0)
+        fitted = stats.get("cameras")  # the cameras the scene was fitted with (refined), None when static
         metrics = evaluate(scene, decoders, camera, frames_u8, features, gt_scene, yaws=tuple(cfg.novel_yaws),
-                           max_frames=cfg.eval_frames, target=target)
-        paths = export_scene(scene, decoders, camera, out_dir, fps=video.fps, target=target)
+                           max_frames=cfg.eval_frames, target=target, cameras=fitted)
+        paths = export_scene(scene, decoders, camera, out_dir, fps=video.fps, target=target, sh_degree=cfg.ply_sh_degree,
+                             cameras=fitted)
         metrics.update(num_gaussians=stats["num_gaussians"], iterations=stats["iterations"], train_s=round(stats["train_s"], 3),
                        wall_s=round(time.perf_counter() - t_start, 3), depth_teacher=depth_name, mask_teacher=mask_name)
+        if fitted is not None or (labels and labels.get("cameras")):
+            metrics.update(_pose_metrics(labels, arrays, camera, T, cameras, fitted, pose_source, estimator_metrics, pose_s,
+                                         bool(stats.get("poses_refined"))))
+        cameras_file = None
+        if fitted is not None:
+            atomic_write_json(out_dir / "cameras.json", {"source": pose_source, "refined": bool(stats.get("poses_refined")),
+                                                         "cameras": [c.model_dump(mode="json") for c in fitted]})
+            cameras_file = "cameras.json"
         rel = lambda p: f"{out_dir.name}/{p}" if p else None
         return Reconstruction(
             scene=rel(paths["scene"]), decoders=rel(paths["decoders"]), ply_dir=rel(paths["ply_dir"]),
             point_cloud_dir=rel(paths.get("point_cloud_dir")), render_input=rel(paths.get("render_input")),
-            render_novel=rel(paths.get("render_novel")), teachers=list(features), metrics=json_safe(metrics),
+            render_novel=rel(paths.get("render_novel")), cameras=rel(cameras_file), teachers=list(features),
+            metrics=json_safe(metrics),
             reconstructor=self.name,
         )
+
+
+def _pose_metrics(labels, arrays, camera, T, estimated, fitted, source, estimator_metrics, pose_s, refined) -> dict:
+    """Pose figures: source, refinement, seconds, and against the labels' `cameras` (when they have them)
+    pose_ate_pct / pose_rre_deg / pose_ate_raw_pct (no alignment) of the fitted (refined) cameras and *_estimated
+    of the cameras before refinement (plugins.feature_gs.poses.pose_errors; the extent, pose_extent_m, is the
+    median of frame 0's ground-truth depth map)."""
+    import numpy as np
+
+    from plugins.feature_gs.poses import pose_errors
+    from worldsim.types import Camera
+
+    out = {"poses": source, "poses_refined": refined, "pose_s": round(pose_s, 3)}
+    if estimator_metrics:
+        out["pose_estimator"] = estimator_metrics
+    truth = labels.get("cameras") if labels else None
+    if truth:
+        truth = [Camera.model_validate(c) for c in truth][:T]
+        gt_depth = np.asarray(arrays["depth"][0]) if arrays is not None and "depth" in arrays else None
+        extent = float(np.median(gt_depth[gt_depth > 0])) if gt_depth is not None and (gt_depth > 0).any() else None
+        est = pose_errors(estimated or [camera] * T, truth, extent)
+        fit = pose_errors(fitted or [camera] * T, truth, extent)
+        out.update(pose_ate_pct=fit["ate_pct"], pose_rre_deg=fit["rre_deg"], pose_ate_raw_pct=fit["ate_raw_pct"],
+                   pose_ate_pct_estimated=est["ate_pct"], pose_rre_deg_estimated=est["rre_deg"],
+                   pose_ate_raw_pct_estimated=est["ate_raw_pct"], pose_extent_m=extent)
+    return out
 
 
 def _load_video(video: GeneratedVideo, run_dir: Path):

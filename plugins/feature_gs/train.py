@@ -1,9 +1,10 @@
 """Optimisation of the dynamic feature Gaussians against the video and its teachers.
 
-Loss per iteration (one frame, input camera):
+Loss per iteration (one frame t, rendered with frame t's camera: the input camera, or `cameras[t]` when it moves):
   L = (1 - l_ssim) L1(rgb) + l_ssim (1 - SSIM(rgb)) + l_depth |1/z_hat - 1/z| + l_mask BCE(instance)
       + l_feat sum_s MSE(D^s(F_hat), E^s(I)) + l_smooth ||accel of bases||^2 + l_rigid rigidity
-Densification and pruning use gsplat's DefaultStrategy with our rasterizer's meta.
+Densification and pruning use gsplat's DefaultStrategy with our rasterizer's meta. With per-frame cameras and
+`refine_poses`, frame t >= 1's camera gets a trained se(3) correction (plugins.feature_gs.poses.PoseCorrections).
 """
 
 from __future__ import annotations
@@ -66,18 +67,22 @@ def _rigid_pairs(model: DynamicGaussians, samples: int = 512, k: int = 6):
 
 
 def train(model: DynamicGaussians, camera: Camera, targets: Targets, basis_instance: list[int], cfg: TrainConfig,
-          seed: int = 0, progress=None) -> tuple[DynamicGaussians, DecoderSet, dict]:
+          seed: int = 0, progress=None, cameras: list[Camera] | None = None) -> tuple[DynamicGaussians, DecoderSet, dict]:
     """Same inputs and seed give the same result: deterministic kernels are on while training (measured
-    no slower here; without them accumulating backward kernels made runs differ by ~1e-3)."""
+    no slower here; without them accumulating backward kernels made runs differ by ~1e-3).
+
+    `cameras`: every frame's camera (same intrinsics as `camera`) for a moving camera, None for a static
+    one (then `camera` renders every frame). With cameras, stats["cameras"] holds the cameras the scene
+    was fitted with (refined when cfg.refine_poses)."""
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(model, camera, targets, basis_instance, cfg, seed, progress)
+        return _train(model, camera, targets, basis_instance, cfg, seed, progress, cameras)
     finally:
         torch.use_deterministic_algorithms(previous)
 
 
-def _train(model, camera, targets, basis_instance, cfg, seed, progress):
+def _train(model, camera, targets, basis_instance, cfg, seed, progress, cameras=None):
     from gsplat.strategy import DefaultStrategy
 
     torch.manual_seed(seed)
@@ -91,6 +96,17 @@ def _train(model, camera, targets, basis_instance, cfg, seed, progress):
     optimizers = {k: torch.optim.Adam([model.splats[k]], lr=lr, eps=1e-15) for k, lr in lrs.items()}
     basis_opt = torch.optim.Adam([model.basis_rotations, model.basis_translations], lr=cfg.lr_bases) if model.basis_rotations.numel() else None
     decoder_opt = torch.optim.Adam(decoders.parameters(), lr=cfg.lr_decoders) if len(decoders) else None
+    poses, pose_opt = None, None
+    if cameras is not None:
+        if len(cameras) != T:
+            raise ValueError(f"{len(cameras)} cameras for {T} frames")
+        from plugins.feature_gs.poses import PoseCorrections
+
+        poses = PoseCorrections(cameras)
+        if cfg.refine_poses and T > 1:
+            pose_opt = poses.optimizer(cfg.pose_lr, scene_scale=extent / 2)
+            pose_lrs = [group["lr"] for group in pose_opt.param_groups]
+            warm = max(cfg.pose_warmup * cfg.iterations, 1.0)
 
     strategy = DefaultStrategy(refine_start_iter=cfg.refine_start, refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
                                refine_every=cfg.refine_every, reset_every=10**9, grow_grad2d=cfg.grow_grad2d, verbose=False)
@@ -111,7 +127,10 @@ def _train(model, camera, targets, basis_instance, cfg, seed, progress):
         extra = None
         if basis_onehot is not None:
             extra = torch.softmax(model.splats["motion_logits"], 1) @ basis_onehot  # [N,K+1] soft instance assignment
-        out = render(model, camera, t, extra)
+        if poses is None:
+            out = render(model, camera, t, extra)
+        else:
+            out = render(model, cameras[t], t, extra, viewmat=poses.viewmat(t))
         strategy.step_pre_backward(model.splats, optimizers, state, it, out["meta"])
 
         gt = targets.frames[t]
@@ -140,11 +159,15 @@ def _train(model, camera, targets, basis_instance, cfg, seed, progress):
 
         if not torch.isfinite(loss):
             raise ReconstructionDiverged(f"reconstruction diverged: loss is {loss.item()} at iteration {it}; lower the learning rates or iterations")
-        for opt in (*optimizers.values(), basis_opt, decoder_opt):
+        if pose_opt is not None:  # this step's rate (linear warm-up over pose_warmup of the steps, then decay)
+            factor = min(1.0, (it + 1) / warm) * 0.1 ** (it / cfg.iterations)
+            for group, lr in zip(pose_opt.param_groups, pose_lrs):
+                group["lr"] = lr * factor
+        for opt in (*optimizers.values(), basis_opt, decoder_opt, pose_opt):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
         loss.backward()
-        for opt in (*optimizers.values(), basis_opt, decoder_opt):
+        for opt in (*optimizers.values(), basis_opt, decoder_opt, pose_opt):
             if opt is not None:
                 opt.step()
         if cfg.densify:
@@ -157,4 +180,7 @@ def _train(model, camera, targets, basis_instance, cfg, seed, progress):
             progress(it, losses[-1], model.splats["means"].shape[0])
     stats = {"iterations": cfg.iterations, "train_s": time.perf_counter() - t0, "final_loss": sum(losses[-20:]) / min(20, len(losses)),
              "num_gaussians": int(model.splats["means"].shape[0])}
+    if poses is not None:
+        stats["cameras"] = poses.cameras(cameras) if pose_opt is not None else list(cameras)
+        stats["poses_refined"] = pose_opt is not None
     return model, decoders, stats

@@ -215,3 +215,62 @@ def test_field_source_in_a_real_pipeline_run(tmp_path):
     assert r["boxes"] == "field" and [i["object"] for i in r["instances"]] == ["red ball", "blue cube"]
     assert r["miou"] > 0.3 and r["direction_accuracy"] == 1.0, [(i["object"], i["miou"], i["measured_direction"]) for i in r["instances"]]
     assert any(a["path"] == "scores/conformance.json" for a in manifest["artifacts"])
+
+
+# --- moving camera -------------------------------------------------------------------------------------
+
+
+def camera_plan(motion, direction="right", target=None):
+    from worldsim.types import CameraSpec
+
+    return tiny_plan(direction=direction).model_copy(update={"camera": CameraSpec(motion=motion, target=target)})
+
+
+@pytest.fixture(scope="module")
+def moving_clips(tmp_path_factory):
+    """8-frame 48x48 clips of a red ball moving right under a panning, an orbiting and a following camera."""
+    clips = {}
+    for motion, target in (("pan-left", None), ("orbit-right", None), ("follow", "ball")):
+        root = tmp_path_factory.mktemp(motion)
+        plan = camera_plan(motion, target=target)
+        video, labels, arrays = tiny_clip(root / "generator", plan, num_frames=8, width=48, height=48)
+        (root / "scores").mkdir()
+        clips[motion] = (root, video, plan, labels)
+    return clips
+
+
+@pytest.mark.parametrize("motion", ["pan-left", "orbit-right", "follow"])
+@pytest.mark.parametrize("boxes", ["labels", "color"])
+def test_a_correct_moving_camera_clip_scores_as_well_as_a_static_one(moving_clips, right_clip, motion, boxes):
+    root, video, plan, labels = moving_clips[motion]
+    floor = {"miou": 0.5, "direction_accuracy": 1, "motion_level_error": 1}
+    r = score(root, video, plan=plan, boxes=boxes, floor=floor)
+    static = score(right_clip[0], right_clip[1], boxes=boxes)
+    assert r["miou"] >= static["miou"] - 0.1 and r["ap50"] == 1.0 and r["centroid_distance"] < 0.03, r
+    assert r["direction_accuracy"] == 1.0 and r["instances"][0]["measured_direction"] == "right"
+    assert r["passed"] is True and r["motion"]["requested_level"] == 8 and abs(r["motion"]["level_error"]) <= 1, r["motion"]
+    assert r["camera"]["motion"] == motion and "labels" in r["camera"]["planned_boxes"]
+    assert "camera" not in static
+    if motion == "follow":  # the ball stays put in the image, yet it moves right in the world
+        c = [((b[0] + b[2]) / 2) for b in r["instances"][0]["boxes"]]
+        assert max(c) - min(c) < 0.05
+
+
+def test_a_moving_camera_clip_against_the_first_view_only_scores_low(moving_clips):
+    root, video, plan, _ = moving_clips["pan-left"]
+    fair = score(root, video, plan=plan)
+    first_view_only = score(root, video, plan=tiny_plan())  # the same clip judged as if the camera stood still
+    assert first_view_only["miou"] < fair["miou"] - 0.15 and "camera" not in first_view_only
+    wrong = score(root, video, plan=camera_plan("pan-left", direction="left"))
+    assert wrong["direction_accuracy"] == 0.0 and wrong["instances"][0]["measured_direction"] == "right"
+
+
+def test_direction_centers_replace_the_boxes_for_the_direction_only():
+    planned = [(0.1 + 0.1 * t, 0.4, 0.3 + 0.1 * t, 0.6) for t in range(5)]
+    still = [list(planned[0])] * 5  # boxes that do not move in the image (a following camera)
+    plain = track_metrics(still, planned, "right", 100, 100)
+    world = track_metrics(still, planned, "right", 100, 100, direction_centers=[(0.2 + 0.1 * t, 0.5) for t in range(5)])
+    assert plain["direction_correct"] is False and world["direction_correct"] is True
+    assert {k: v for k, v in plain.items() if "direction" not in k and k != "travel"} == \
+        {k: v for k, v in world.items() if "direction" not in k and k != "travel"}
+    assert track_metrics(still, planned, "right", 100, 100, direction_centers=None) == plain

@@ -124,3 +124,93 @@ def test_config_is_validated():
         ProceduralGenerator({"width": 33})
     with pytest.raises(ConfigError, match="fields: num_frames"):
         ProceduralGenerator({"colour": "red"})
+
+
+# --- moving camera -------------------------------------------------------------------------------------
+
+MOVING = {"num_frames": 6, "width": 48, "height": 48}
+MOVING_KEYS = {"cameras", "camera_motion"}
+MOVING_FRAME_KEYS = {"center_first_view", "planned_box_first_view"}
+
+
+def moving_plan(motion="pan-left", direction="right", speed="normal", target=None):
+    from worldsim.types import CameraSpec
+
+    return Plan(mode="generate", text=f"a red ball moving {direction}, camera {motion}",
+                objects=(ObjectSpec(name="ball", color="red"),), motion=MotionSpec(direction=direction),
+                camera=CameraSpec(motion=motion, speed=speed, target=target))
+
+
+def test_static_camera_labels_gain_no_keys(tmp_path):
+    _, _, labels, _ = generate(tmp_path, tiny_plan())
+    assert not MOVING_KEYS & set(labels) and "camera" in labels
+    assert set(labels["objects"][0]["frames"][0]) == {"t", "box", "center", "pixels", "planned_box", "position", "rotation"}
+    assert "camera" not in labels["plan"]
+
+
+@pytest.mark.parametrize("motion, direction, target", [("pan-left", "right", None), ("orbit-right", "left", None),
+                                                       ("dolly-in", "up", None), ("follow", "down-right", "ball")])
+def test_moving_camera_labels_follow_the_per_frame_cameras(tmp_path, motion, direction, target):
+    from plugins.conformance.metrics import nearest_direction
+    from worldsim.camera_motion import camera_path
+
+    plan = moving_plan(motion, direction, "fast", target)
+    _, video, labels, arrays = generate(tmp_path, plan, **MOVING)
+    T, W, H = 6, 48, 48
+    cams = [Camera.model_validate(c) for c in labels["cameras"]]
+    first = Camera.model_validate(labels["camera"])
+    assert len(cams) == T and cams[0] == first and labels["camera_motion"] == plan.camera.model_dump(mode="json")
+    assert cams[1] != first and labels["plan"]["camera"]["motion"] == motion
+    obj = labels["objects"][0]
+    positions = np.array([f["position"] for f in obj["frames"]])
+    expected = camera_path(plan.camera, first, T, target_track=positions if target else None)  # positions: rounded
+    assert np.allclose([c.viewmat for c in cams], [c.viewmat for c in expected], atol=1e-5)
+    for t, (f, cam) in enumerate(zip(obj["frames"], cams)):
+        assert f["pixels"] > 0 and MOVING_FRAME_KEYS <= set(f)
+        projected = cam.project(np.array([f["position"]]))[0][0]
+        assert np.abs((np.array(f["center"]) - projected) * [W, H]).max() < 1.5, (t, f["center"], projected)
+        assert np.allclose(f["center_first_view"], first.project(np.array([f["position"]]))[0][0], atol=1e-5)
+        px0, py0, px1, py1 = f["planned_box"]  # the planned box as this frame's camera sees it holds the object
+        assert px0 <= f["center"][0] <= px1 and py0 <= f["center"][1] <= py1
+    assert np.allclose(obj["frames"][0]["planned_box"], obj["frames"][0]["planned_box_first_view"], atol=1e-5)
+    first_view = np.array([f["center_first_view"] for f in obj["frames"]])
+    dx, dy = (first_view[-1] - first_view[0]) * [W, H] / np.hypot(W, H)
+    assert nearest_direction(dx, dy, 0.02) == direction  # the command holds in the world, seen from the first camera
+    if motion == "follow":
+        c = np.array([f["center"] for f in obj["frames"]])
+        assert np.abs((c - c[0]) * [W, H]).max() < 1.5
+    # the ground-truth scene re-renders every frame from its own camera
+    import torch
+
+    from worldsim.render.scene import render_scene
+
+    scene = GaussianScene.load(tmp_path / video.scene)
+    with torch.no_grad():
+        out = render_scene(scene, cams[-1], T - 1)
+    frame = (out["rgb"].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    assert np.abs(frame.astype(int) - arrays["frames"][-1]).max() <= 1
+    assert float(out["alpha"].min()) > 0.9  # the widened background leaves no hole
+
+
+@pytest.mark.parametrize("motion, direction", [("orbit-left", "right"), ("pan-right", "right"), ("tilt-up", "right"),
+                                               ("dolly-out", "right"), ("truck-left", "right"), ("follow", "down")])
+def test_the_background_covers_every_frame_of_a_fast_camera(motion, direction):
+    import torch
+
+    from worldsim.render.scene import render_scene
+    from worldsim.world.builder import build_world, to_scene
+
+    plan = moving_plan(motion, direction, speed="fast", target="ball" if motion == "follow" else None)
+    plan = plan.model_copy(update={"motion": MotionSpec(direction=direction, speed="fast")})  # follow: down to the ground
+    world = build_world(plan, 0, 4, 32, 32, 42.0, 120, 0.6)
+    scene = to_scene(world)
+    with torch.no_grad():
+        alphas = [float(render_scene(scene, world.camera_at(t), t, backend="torch")["alpha"].min()) for t in range(4)]
+    assert min(alphas) > 0.9, alphas
+
+
+def test_a_camera_target_that_is_not_in_the_plan_is_one_line(tmp_path):
+    from worldsim.errors import InputError
+
+    with pytest.raises(InputError, match="camera's target 'car' is not an object of the plan"):
+        generate(tmp_path, moving_plan("follow", target="car"))

@@ -284,6 +284,24 @@ def _table(title: str, counts: dict[str, Counter], keys: list[str]) -> str:
     return head + rows
 
 
+def _camera_split(spec: BatchSpec, records: list[SceneRecord]) -> tuple[str, str]:
+    """The card's camera parts: the 'drawn from' addition and the ego / exo table (scenes with a moving / static
+    camera per split, then per camera motion); both empty for a spec that never moves the camera, so the cards of
+    such datasets read as before cameras could move."""
+    if spec.camera_motions == ["static"] and spec.ego_ratio is None and all(r.scene.camera == "static" for r in records):
+        return "", ""
+    ratio = "" if spec.ego_ratio is None else f", ego ratio {spec.ego_ratio:g}"
+    line = f", camera motions {spec.camera_motions}{ratio} (normal camera speed)"
+    counts = {s: Counter() for s in SPLITS}
+    for r in records:
+        ego = r.scene.camera != "static"
+        counts[r.scene.split]["ego (moving camera)" if ego else "exo (static camera)"] += 1
+        counts[r.scene.split][r.scene.camera] += 1
+    motions = [m for m in spec.moving_camera_motions if any(counts[s][m] for s in SPLITS)]
+    table = _table("camera", counts, ["ego (moving camera)", "exo (static camera)", *motions])
+    return line, "\n## Camera: ego-centric (moving) and exo-centric (static) scenes per split\n" + table
+
+
 def _hf_configs(splits: list[str]) -> str:
     """The card's YAML `configs`: `datasets.load_dataset(<folder>, "<config>")` reads each export by split."""
     out = "configs:\n"
@@ -346,6 +364,7 @@ def dataset_card(spec: BatchSpec, records: list[SceneRecord], config: dict, fail
     failed_file = f"\n- `{FAILURES}`: the scenes that failed (scene id, stage, error)" if failed else ""
     base_url = exports["vlm4d"].video_base_url
     vlm4d_videos = f"as URLs under `{base_url}`" if base_url else "relative to the JSON file"
+    cameras_line, cameras_section = _camera_split(spec, records)
     return f"""---
 license: {spec.license.lower()}
 pretty_name: {spec.name}
@@ -361,7 +380,7 @@ Licence of the content: **{spec.license}**.
 
 - scenes: {len(records)}{failed_note} (spec seed {spec.seed}; scene k's generator seed = first 4 bytes of sha256("<seed>:<k>"), listed per record)
 - generator: {gen_step.get('name', '?')} with settings `{json.dumps(gen_step.get('config', {}), sort_keys=True)}`; pipeline preset `{config.get('name')}` (stages: {', '.join(s['kind'] + ':' + s['name'] for s in config.get('stages', []))})
-- drawn from: objects {spec.objects}, colours {spec.colors}, counts {spec.counts}, directions {spec.directions}, speeds {spec.speeds}
+- drawn from: objects {spec.objects}, colours {spec.colors}, counts {spec.counts}, directions {spec.directions}, speeds {spec.speeds}{cameras_line}
 - splits: train {spec.splits.train:g} / val {spec.splits.val:g} / test {spec.splits.test:g}; held-out object categories (all in {spec.splits.holdout_split}): {holdout}
 
 ## Files
@@ -377,7 +396,7 @@ Licence of the content: **{spec.license}**.
 Load any export with `datasets.load_dataset("<this folder>", "<config>")`, config one of vlm4d, sharegpt, llava_video, dense.
 
 ## Scenes per object and split
-{_table("object", scenes, okeys)}
+{_table("object", scenes, okeys)}{cameras_section}
 ## Questions per category and split
 {_table("category", questions, qkeys)}
 ## Question mix in the exports

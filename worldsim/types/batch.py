@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from worldsim.types.plan import Direction, Speed
+from worldsim.types.plan import CameraMove, Direction, Speed
 from worldsim.types.qa import QUESTION_TYPES, QuestionType
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -123,6 +123,14 @@ class BatchSpec(BaseModel):
                                         "up-left, up-right, down-left, down-right, none)")
     speeds: list[Speed] = Field(default_factory=lambda: ["normal"], min_length=1, description="slow, normal, fast "
                                 "(a scene with direction 'none' is always 'normal')")
+    camera_motions: list[CameraMove] = Field(default_factory=lambda: ["static"], min_length=1, description="camera "
+                                             "motions (static, pan-left, ..., orbit-right, follow; worldsim.camera_motion) at "
+                                             "normal camera speed; follow and orbit circle / track the scene's object. Without "
+                                             "ego_ratio another axis of the product")
+    ego_ratio: float | None = Field(None, ge=0.0, le=1.0, description="fraction of the scenes with a moving camera "
+                                    "(ego-centric; VLM4D has about 0.375): exactly round(ego_ratio x num_scenes) scenes draw "
+                                    "one of the moving camera_motions, the others are static; None: camera_motions is an "
+                                    "axis of the product like the others")
     config: str = Field("generate-only", description="pipeline preset (configs/ name or YAML path): the stages each scene runs")
     stages: list[str] | None = Field(None, description="stage kinds of the preset to run (default: all it lists); "
                                      "must include parser and generator")
@@ -138,10 +146,10 @@ class BatchSpec(BaseModel):
     workers: int = Field(2, ge=1, le=1024, description="parallel scenes (threads or Dask workers)")
     dask_address: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786); None starts a LocalCluster")
 
-    @field_validator("objects", "colors", "counts", "directions", "speeds")
+    @field_validator("objects", "colors", "counts", "directions", "speeds", "camera_motions")
     @classmethod
     def _no_repeats(cls, values: list, info) -> list:
-        return _unique(values, {"colors": "colour"}.get(info.field_name, info.field_name.rstrip("s")))
+        return _unique(values, {"colors": "colour", "camera_motions": "camera motion"}.get(info.field_name, info.field_name.rstrip("s")))
 
     @field_validator("stages")
     @classmethod
@@ -157,7 +165,30 @@ class BatchSpec(BaseModel):
             raise ValueError(f"splits.holdout_objects: {', '.join(map(repr, unknown))} not in objects {self.objects}")
         if set(self.splits.holdout_objects) == set(self.objects) and self.splits.train > 0:
             raise ValueError("splits.holdout_objects: holds out every object; train would be empty")
+        if self.ego_ratio and not self.moving_camera_motions:
+            raise ValueError(f"ego_ratio {self.ego_ratio:g} needs a moving camera motion in camera_motions {self.camera_motions}")
         return self
+
+    @property
+    def moving_camera_motions(self) -> list[str]:
+        return [m for m in self.camera_motions if m != "static"]
+
+    @property
+    def has_camera_motion(self) -> bool:
+        """Whether any scene may have a moving camera."""
+        return bool(self.moving_camera_motions) and self.ego_ratio != 0
+
+    @model_serializer(mode="wrap")
+    def _static_cameras_unsaid(self, handler):
+        # Camera fields at their defaults are left out of every dump (spec.json, content(), its hash), so a spec
+        # written before cameras could move keeps its content and resumes its batch folder.
+        data = handler(self)
+        if isinstance(data, dict):
+            if data.get("camera_motions") == ["static"]:
+                data.pop("camera_motions")
+            if data.get("ego_ratio", 0) is None:
+                data.pop("ego_ratio")
+        return data
 
     def content(self) -> dict:
         """The fields that decide the dataset (not how it is run): equal content = resumable output folder."""
@@ -188,10 +219,25 @@ class Scene(BaseModel):
     prompt: str = Field(description="an English sentence the rules parser turns into exactly these parameters")
     seed: int = Field(description="the generator seed of this scene")
     split: Literal["train", "val", "test"]
+    camera: CameraMove = Field("static", description="the camera motion (normal camera speed; follow and orbit: "
+                               "about the scene's object); left out of the JSON when static")
+
+    @model_serializer(mode="wrap")
+    def _static_camera_unsaid(self, handler):
+        # as Plan: a static scene's record keeps the bytes it had before cameras could move
+        data = handler(self)
+        if isinstance(data, dict) and data.get("camera") == "static":
+            data.pop("camera")
+        return data
 
     @property
     def video(self) -> str:
         return f"videos/{self.index:06d}.mp4"
+
+    @property
+    def camera_target(self) -> str | None:
+        """The object noun a follow or orbit camera is about; None for the other motions."""
+        return self.object if self.camera == "follow" or self.camera.startswith("orbit-") else None
 
 
 class SceneRecord(BaseModel):

@@ -9,7 +9,10 @@ Moving cameras (plan.camera not static): `camera` is the FIRST frame's camera, t
 object's commanded direction; `cameras` holds every frame's camera (same intrinsics), `camera_motion` the
 plan's CameraSpec; each object frame's `box` / `center` are measured in that frame's image (what the video
 shows), and `center_first_view` is its world position projected by the first frame's camera (its motion in
-the world as seen from where the camera started). A static camera writes none of these keys.
+the world as seen from where the camera started). `planned_box` is then the planned box as that frame's camera
+sees it (the planner's box made a world rectangle through the planned position, facing the camera, projected:
+what a box measured in the video is compared with) and `planned_box_first_view` the planner's own box, in the
+first camera's image. A static camera writes none of these keys (`planned_box` is the planner's box).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ class LabelFrame(_Open):
     box: list[float] | None = Field(description="measured xyxy box of the visible pixels; None when not visible")
     center: list[float] | None = Field(description="mean xy of the visible pixels; None when not visible")
     pixels: int = Field(ge=0, description="visible pixels")
-    planned_box: list[float] | None = Field(default=None, description="the planned xyxy box")
+    planned_box: list[float] | None = Field(default=None, description="the planned xyxy box (moving camera: as this "
+                                            "frame's camera sees it)")
     position: list[float] | None = Field(default=None, description="world position of the object centre")
     rotation: list[float] | None = Field(default=None, description="world orientation, wxyz")
     center_first_view: list[float] | None = Field(default=None, description="moving camera only: the world position "
                                                   "projected by the first frame's camera, normalised xy")
+    planned_box_first_view: list[float] | None = Field(default=None, description="moving camera only: the planner's "
+                                                       "box in the first camera's image (planned_box: in this frame's)")
 
 
 class LabelObject(_Open):

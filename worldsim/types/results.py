@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_serializer
 
 from worldsim.types.plan import Plan
 
@@ -52,9 +52,18 @@ class Reconstruction(BaseModel):
     point_cloud_dir: str | None = run_dir("one open3d point cloud (PLY) per frame", None)
     render_input: str | None = run_file("MP4 of the reconstruction from the input camera", None)
     render_novel: str | None = run_file("MP4 of a novel-view orbit", None)
+    cameras: str | None = run_file("per-frame cameras the scene was fitted with (JSON); moving camera only", None)
     teachers: list[str] = Field(default_factory=list, description="feature teachers whose decoders were trained")
     metrics: dict[str, Any] = Field(default_factory=dict, description="JSON-ready figures (psnr, feature cosine, ...)")
     reconstructor: str
+
+    @model_serializer(mode="wrap")
+    def _static_camera_unsaid(self, handler):
+        # `cameras` is left out when None (a static camera), so run.json outputs of static runs keep their shape.
+        data = handler(self)
+        if self.cameras is None and isinstance(data, dict):
+            data.pop("cameras", None)
+        return data
 
 
 class SceneObject(BaseModel):
