@@ -8,11 +8,12 @@ objects elsewhere. When the generator's labels.json has the moving-camera fields
     tracks         the planned tracks with each frame's camera-aware `planned_box`: boxes measured in the video
                    are compared with them (mIoU, AP50, centroid distance), and several copies of an object are
                    matched to them
-    direction      per instance, per frame, the centre the commanded direction is judged on: the object's world
-                   motion as the first camera sees it. Source `labels`: the labels' `center_first_view`; any
-                   other source: the measured centre moved by what the camera did to that point,
-                   `center_first_view - project(position, camera_t)` (exact for the object's centre, so a box
-                   measured in the moving image is brought back to the first view)
+    first_view,    per instance and frame, the labels' `center_first_view` and what the camera did to the
+    offsets        object's centre, `center_first_view - project(position, camera_t)`. `direction_centers`
+                   turns them into the centres the commanded direction is judged on (the object's world motion
+                   as the first camera sees it): source `labels`, the `center_first_view`s; any other source,
+                   the measured centres plus the offsets (exact for the object's centre, so a box measured in
+                   the moving image is brought back to the first view)
     cameras, depth every frame's camera and, when labels.safetensors has them, the depth maps and masks: the
     masks          motion level is then measured on the optical flow left after removing the camera's own
                    (`ego_flow`), over the objects' pixels (`compensated_magnitudes`)
