@@ -76,12 +76,21 @@ def reconstruct(video, run_dir: Path, config: dict, seed: int) -> tuple[dict, st
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=6, help=f"how many of the {len(SCENES)} scenes (at least 1)")
+    ap.add_argument("--only", type=int, nargs="*", default=None, help="run only these scene indices (0-based), e.g. to "
+                    "spread the scenes over processes; then --json and merge with --summary")
+    ap.add_argument("--summary", type=Path, nargs="*", default=None, help="print the summary of these --json files only")
     ap.add_argument("--poses", default="auto", help="reconstructor.poses for the moving clips")
     ap.add_argument("--iterations", type=int, default=None, help="training iterations (default: configs/default.yaml)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     ap.add_argument("--smoke", action="store_true", help="48x48, 6 frames, 20 iterations: checks the script runs")
     args = ap.parse_args(argv)
 
+    if args.summary:
+        rows = [row for path in args.summary for row in json.loads(path.read_text())]
+        for row in rows:
+            print_row(row)
+        print_summary(rows)
+        return 0
     from worldsim.registry import get_stage
     from worldsim.testing import tiny_plan
     from worldsim.types import CameraSpec
@@ -93,7 +102,8 @@ def main(argv=None) -> int:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench_moving_"))
     try:
-        for seed, name, color, direction, motion in SCENES[:max(args.scenes, 1)]:
+        picked = [SCENES[i] for i in args.only] if args.only is not None else SCENES[:max(args.scenes, 1)]
+        for seed, name, color, direction, motion in picked:
             plan = tiny_plan(name, color, direction, "normal")
             static_dir, moving_dir = tmp / f"{seed}_static", tmp / f"{seed}_moving"
             (static_dir / "generator").mkdir(parents=True)

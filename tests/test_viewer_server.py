@@ -156,9 +156,10 @@ def test_latest_run_is_the_newest(tmp_path, runs):
 @pytest.mark.parametrize("exc", [PermissionError(13, "Permission denied", "/x"), FileNotFoundError(2, "No such file", "/y"),
                                  OSError(28, "No space left on device"), IsADirectoryError(21, "Is a directory", "/z")])
 def test_os_errors_read_like_the_cli(exc):
-    from worldsim.cli import _os_error
+    from worldsim.errors import os_error_line
     from worldsim.viewer.server import error_line
 
-    message, code = _os_error(exc)
+    message, bad_input = os_error_line(exc)  # the CLI's wording (worldsim.cli prints it too)
     line, status = error_line(exc)
-    assert line == f"worldsim: error: {message}" and (status == 400) == (code == 2)
+    assert line == f"worldsim: error: {message}" and (status == 400) == bad_input
+    assert message.startswith("cannot use") and type(exc).__name__ in message

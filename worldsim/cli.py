@@ -7,7 +7,7 @@ import json
 import sys
 
 from worldsim import __version__
-from worldsim.errors import InputError, WorldsimError
+from worldsim.errors import InputError, WorldsimError, os_error_line
 
 EXAMPLE = "A red ball rolls quickly from left to right"
 
@@ -588,24 +588,6 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
-# OS errors that mean "this path cannot be used" (bad input: exit 2); any other OSError is a failure (exit 1).
-PATH_ERRORS = {PermissionError: "permission denied", IsADirectoryError: "is a directory",
-               NotADirectoryError: "a part of the path is not a directory", FileNotFoundError: "no such file or folder",
-               FileExistsError: "already exists"}
-
-
-def _os_error(exc: OSError) -> tuple[str, int]:
-    import errno
-
-    what = next((text for cls, text in PATH_ERRORS.items() if isinstance(exc, cls)), None)
-    if what is None:
-        what = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
-                errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or type(exc).__name__)
-    where = f" '{exc.filename}'" if exc.filename else ""
-    code = 2 if isinstance(exc, tuple(PATH_ERRORS)) or exc.errno == errno.EROFS else 1
-    return f"cannot use{where}: {what} ({type(exc).__name__})", code
-
-
 def _keep_traceback(args) -> str:
     """Write the current exception's traceback to a log file (in the output folder when there is one)."""
     import tempfile
@@ -654,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        message, code = _os_error(exc)
+        message, bad_input = os_error_line(exc)
+        code = 2 if bad_input else 1
         print(f"worldsim: error: {message}", file=sys.stderr)
         return code
     except RecursionError:

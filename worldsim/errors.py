@@ -64,3 +64,21 @@ def one_line(values, limit: int = 12) -> str:
     values = sorted(values)
     shown = ", ".join(values[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+# OS errors that mean "this path cannot be used" (bad input: exit 2); any other OSError is a failure (exit 1).
+PATH_ERRORS = {PermissionError: "permission denied", IsADirectoryError: "is a directory",
+               NotADirectoryError: "a part of the path is not a directory", FileNotFoundError: "no such file or folder",
+               FileExistsError: "already exists"}
+
+
+def os_error_line(exc: OSError) -> tuple[str, bool]:
+    """How worldsim words an OSError on one line, and whether it is bad input (a path that cannot be used)."""
+    import errno
+
+    what = next((text for cls, text in PATH_ERRORS.items() if isinstance(exc, cls)), None)
+    if what is None:
+        what = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
+                errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = f" '{exc.filename}'" if exc.filename else ""
+    return f"cannot use{where}: {what} ({type(exc).__name__})", isinstance(exc, tuple(PATH_ERRORS)) or exc.errno == errno.EROFS

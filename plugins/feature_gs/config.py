@@ -1,7 +1,7 @@
 """Training settings of the feature-4dgs reconstructor (torch-free, so registering the stage stays cheap).
 
-Every number has a lower and an upper bound: learning rates in (0, 1] (pose_lr too), loss weights in [0, 100], step counts
-up to 1,000,000 (`iterations` beyond that would run for days).
+Every number has a lower and an upper bound: learning rates in (0, 1] (pose_lr too), loss weights in [0, 100],
+step counts up to 1,000,000 (`iterations` beyond that would run for days).
 """
 
 from __future__ import annotations

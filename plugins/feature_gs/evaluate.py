@@ -3,9 +3,11 @@
 - `psnr_train`, `ssim_train`: the scene rendered from the input camera against the input frames (frame t
   from `cameras[t]`, the camera the scene was fitted with, when the camera moves).
 - `psnr_novel`: the scene rendered from cameras orbited around the scene centre (yaw in degrees about
-  the camera's up axis; `camera`, the first frame's when it moves) against the ground-truth scene rendered from the same cameras, with the same
-  background. Only when a ground-truth scene is given (the procedural generator writes one). Mean of
-  the per-image PSNR over frames x yaws; `psnr_novel_by_yaw` breaks it down by yaw.
+  the up axis of `camera`, the first frame's when it moves) against the ground-truth scene rendered from
+  the same cameras, with the same background. Only when a ground-truth scene is given (the procedural
+  generator writes one). Mean of the per-image PSNR over frames x yaws; `psnr_novel_by_yaw` breaks it
+  down by yaw. The fitted scene lives in the world frame of frame 0's camera (the labels' `camera`), so
+  no alignment precedes the comparison.
 - `psnr_novel_covered`: the same, but only over pixels that both renders cover (alpha > 0.5 in
   each). It hides missing geometry, so it is reported beside `psnr_novel`, never instead of it;
   `novel_coverage` says which share of the ground truth's covered pixels ours covers too.

@@ -136,7 +136,6 @@ def test_decisions_follow_the_field_not_the_question(run_dir):
 def test_rotation_sense_on_exact_motion(tmp_path):
     """The tracking step on the generator's exact scenes: a spinning object turns counter-clockwise as seen from
     the camera above it (right-handed spin about world up); a ball rolling right turns clockwise."""
-    from plugins.answerers.field4d import Field4DConfig
     from worldsim.testing import tiny_clip, tiny_plan
     from worldsim.types import Camera
 

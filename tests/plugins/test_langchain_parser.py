@@ -307,7 +307,7 @@ def test_an_op_with_its_own_parameters_takes_them_from_params():
         copies: int = F(1, ge=1, le=4, description="how many copies")
 
     ops = {"duplicate": DuplicateParams}
-    assert f"  - duplicate: add copies of the object. Parameters: params.copies (how many copies)." in system_prompt(ops)
+    assert "  - duplicate: add copies of the object. Parameters: params.copies (how many copies)." in system_prompt(ops)
     plan = to_plan(CommandPlan(**edit("duplicate", "ball", obj("ball"), color="red", params={"copies": 3, "x": 1})),
                    "duplicate the ball three times", ops)
     assert plan.edit.model_dump() == {"op": "duplicate", "target": "ball", "params": {"copies": 3}}

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from worldsim.errors import InputError, WorldsimError
+from worldsim.errors import InputError, WorldsimError, os_error_line
 from worldsim.viewer import data
 
 STATIC = {"viewer.js": "text/javascript; charset=utf-8", "viewer.css": "text/css; charset=utf-8"}
@@ -42,25 +42,10 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, WorldsimError):
         return f"worldsim: error: {exc}", 400 if exc.exit_code == 2 else 500
     if isinstance(exc, OSError):
-        message, bad_input = _os_error(exc)
+        message, bad_input = os_error_line(exc)
         return f"worldsim: error: {message}", 400 if bad_input else 500
     text = " ".join(str(exc).split())[:300]
     return f"worldsim: internal error: {type(exc).__name__}: {text}", 500
-
-
-# As worldsim.cli words OS errors (kept in step by hand: importing worldsim.cli here would be an import cycle).
-PATH_ERRORS = {PermissionError: "permission denied", IsADirectoryError: "is a directory",
-               NotADirectoryError: "a part of the path is not a directory", FileNotFoundError: "no such file or folder",
-               FileExistsError: "already exists"}
-
-
-def _os_error(exc: OSError) -> tuple[str, bool]:
-    what = next((text for cls, text in PATH_ERRORS.items() if isinstance(exc, cls)), None)
-    if what is None:
-        what = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
-                errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or type(exc).__name__)
-    where = f" '{exc.filename}'" if exc.filename else ""
-    return f"cannot use{where}: {what} ({type(exc).__name__})", isinstance(exc, tuple(PATH_ERRORS)) or exc.errno == errno.EROFS
 
 
 class ViewerServer(ThreadingHTTPServer):
