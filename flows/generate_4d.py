@@ -56,7 +56,20 @@ def run_stage(state: runner.RunState, step: StepConfig) -> runner.RunState:
     return runner.run_step(state, step)
 
 
-def _summary_markdown(state: runner.RunState, folder: Path, total_s: float) -> str:
+def _viewer_markdown(final: Path) -> str:
+    """How to look at the last version in the browser (issue: a viewer for the 4D scene), as commands to copy."""
+    import shlex
+
+    q = shlex.quote(str(final))
+    return f"""## Look at it
+- interactive viewer (time slider, orbit, language queries and edits; binds 127.0.0.1):
+  `worldsim view {q}`
+- a self-contained copy to share, which opens offline from the file system (`#t=FRAME` opens it at a frame):
+  `worldsim view {q} --export {shlex.quote(str(final / 'viewer.html'))}`
+"""
+
+
+def _summary_markdown(state: runner.RunState, folder: Path, total_s: float, final: Path | None = None) -> str:
     manifest = json.loads((folder / artifacts.RUN_FILE).read_text())
     plan = json.dumps(manifest.get("plan", {}), indent=2, sort_keys=True)
     rows = "\n".join(f"| {s.kind} | {s.name} | {s.plugin} | {s.wall_s:.3f} |" for s in state.stages)
@@ -88,7 +101,8 @@ def _summary_markdown(state: runner.RunState, folder: Path, total_s: float) -> s
 | file | bytes | sha256 |
 |---|---|---|
 {files}
-"""
+
+{_viewer_markdown(final or folder)}"""
 
 
 @task(retries=STAGE_RETRIES, retry_delay_seconds=STAGE_RETRY_DELAY_S, retry_condition_fn=retry_condition_fn,
@@ -148,7 +162,8 @@ def generate_4d(
                           run_one=run_one, apply_one=apply_one, on_start=on_start)
     state, folder = result.state, result.run_dir.resolve()
     try:
-        create_markdown_artifact(key=ARTIFACT_KEY, markdown=_summary_markdown(state, folder, time.perf_counter() - t0),
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=_summary_markdown(state, folder, time.perf_counter() - t0,
+                                                                                  result.final_dir.resolve()),
                                  description=f"worldsim run {state.run_id}")
     except Exception as exc:  # the run folder is complete; a missing summary must not fail it
         logger.warning("could not record the %s artifact: %s: %s", ARTIFACT_KEY, type(exc).__name__, exc)

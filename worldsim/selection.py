@@ -242,3 +242,31 @@ def render_selection(scene: GaussianScene, camera: Camera, selection: torch.Tens
     extra = selection.float()[:, None]  # [N,1]
     return torch.stack([render_scene(scene, camera, t, extra=extra, background=background, backend=backend)["extra"][..., 0]
                         > mask_threshold for t in range(scene.num_frames)])
+
+
+def select_target(scene: GaussianScene, camera: Camera, decoder: Callable, encode_text: Callable,
+                  queries: Sequence[Query], candidates: Sequence[float], settings, target_label: str,
+                  render_masks: bool = True) -> tuple[SearchResult, torch.Tensor, int]:
+    """Query 0's Gaussians, the one way the editor and the viewer select: p(target|Gaussian), the threshold
+    search, then (settings.grow_by_motion) the Gaussians that move with the selection. `settings` carries the
+    feature-field editor's fields (temperature, weight_agreement/compactness/coverage, radius_factor,
+    mask_threshold, background, backend, grow_by_motion, grow_min_share). Returns the search (its `selection`
+    grown, and with render_masks its `selection_masks` re-rendered when it grew), p_target [N] and how many
+    Gaussians growing added."""
+    probs = query_probabilities(scene.features, decoder, encode_text, queries, settings.temperature)  # [N,G]
+    p_target = probs[:, 0].contiguous()
+    search = threshold_search(
+        scene, camera, p_target, candidates,
+        weights=(settings.weight_agreement, settings.weight_compactness, settings.weight_coverage),
+        radius_factor=settings.radius_factor, mask_threshold=settings.mask_threshold, background=settings.background,
+        backend=settings.backend, target_label=target_label)
+    grown = 0
+    if settings.grow_by_motion:
+        final = grow_by_motion(scene, search.selection, settings.grow_min_share, settings.radius_factor)
+        grown = int(final.sum()) - int(search.selection.sum())
+        if grown:
+            search.selection = final
+            if render_masks:
+                search.selection_masks = render_selection(scene, camera, final, settings.mask_threshold,
+                                                          settings.background, settings.backend)
+    return search, p_target, grown

@@ -94,10 +94,7 @@ class FeatureFieldEditor(Editor):
         from worldsim.colors import canonical_color, color_rgb
         from worldsim.decoders import DecoderSet
         from worldsim.scene import check_finite, export_scene, orbit_target
-        from worldsim.selection import (
-            build_queries, grow_by_motion, query_probabilities, render_selection, resolve_target, threshold_candidates,
-            threshold_search,
-        )
+        from worldsim.selection import build_queries, resolve_target, select_target, threshold_candidates
         from worldsim.text import text_encoder_for
         from worldsim.types import Camera, GaussianScene
 
@@ -146,23 +143,9 @@ class FeatureFieldEditor(Editor):
             raise InputError(f"preview_frame {frame} is out of range; the scene has {T} frames")
 
         # Selection.
-        encode_text = text_encoder_for(source.teacher)
-        probs = query_probabilities(scene.features, decoders[source.teacher], encode_text, queries, cfg.temperature)  # [N,G]
-        p_target = probs[:, 0].contiguous()  # [N]
-        search = threshold_search(
-            scene, camera, p_target, candidates,
-            weights=(cfg.weight_agreement, cfg.weight_compactness, cfg.weight_coverage), radius_factor=cfg.radius_factor,
-            mask_threshold=cfg.mask_threshold, background=cfg.background, backend=cfg.backend, target_label=edit.target,
-        )
+        search, p_target, grown = select_target(scene, camera, decoders[source.teacher], text_encoder_for(source.teacher),
+                                                queries, candidates, cfg, target_label=edit.target)
         selection = search.selection  # [N] bool
-        grown = 0
-        if cfg.grow_by_motion:
-            final = grow_by_motion(scene, selection, cfg.grow_min_share, cfg.radius_factor)
-            grown = int(final.sum()) - int(selection.sum())
-            if grown:
-                selection = final
-                search.selection = final
-                search.selection_masks = render_selection(scene, camera, final, cfg.mask_threshold, cfg.background, cfg.backend)
 
         # Edit (per Gaussian, so consistent over frames and views).
         contact = None

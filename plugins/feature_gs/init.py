@@ -5,7 +5,8 @@ background an object hides in frame 0 is filled from later frames), average-pool
 then extended beyond the image border by replicating colours and extrapolating inverse depth
 linearly (exact for planes, where 1/z is affine in pixel coordinates) so nearby novel views see
 surfaces. Objects: each instance's pixels in the frame where it is largest; its motion bases start
-at the back-projected mask centroid track. open3d voxel-downsamples the cloud and removes
+at the back-projected mask centroid track (`object_motion='centroid'`) or at the rigid motion fitted to its
+tracked pixels (`'tracks'`, plugins.feature_gs.object_tracks). open3d voxel-downsamples the cloud and removes
 statistical outliers (flying pixels at depth edges).
 
 Moving camera (`cameras`, one per frame): frame t's pixels are back-projected with frame t's camera. The
@@ -35,6 +36,7 @@ class InitResult:
     model: DynamicGaussians
     instance: torch.Tensor  # [N] instance id per Gaussian (0 = static background)
     basis_instance: list[int]  # instance id of each basis (basis 0 = static = 0)
+    object_motion: dict  # instance id -> figures of its fitted motion (object_motion='tracks'), else empty
 
 
 def backproject(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -169,10 +171,13 @@ def _moving_static_layer(frames, depth, static_ok, cameras, stride, pad, min_inv
 def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | None, camera: Camera, *,
                stride: int = 2, pad: int = 48, feature_dim: int = 32, bases_per_instance: int = 2,
                unlabelled_bases: int = 4, voxel_size: float = 0.01, outlier_std: float = 3.0,
-               opacity: float = 0.9, seed: int = 0, cameras: list[Camera] | None = None) -> InitResult:
+               opacity: float = 0.9, seed: int = 0, cameras: list[Camera] | None = None,
+               object_motion: str = "centroid") -> InitResult:
     """frames [T,H,W,3] float in [0,1]; depth [T,H,W] camera z (<= 0 where unknown); masks [T,H,W] ids or None;
     cameras: every frame's camera for a moving camera (frame t's depth is back-projected with cameras[t]),
-    None for a static one (`camera` for every frame)."""
+    None for a static one (`camera` for every frame). object_motion: how each instance's bases start, `centroid`
+    (translation along the lifted mask centroid, no rotation) or `tracks` (rigid motion fitted to the object's
+    pixels tracked and lifted with the depth: plugins.feature_gs.object_tracks)."""
     import open3d as o3d
 
     rng = np.random.default_rng(seed)
@@ -242,11 +247,26 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
     # Bases: static + `bases_per_instance` per instance (or `unlabelled_bases` free ones with no masks).
     basis_instance = [0]
     rot, trans = [], []
+    motion_stats = {}
+    gray = None
+    if object_motion == "tracks" and instance_ids:
+        import cv2
+
+        u8 = (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in u8]
+    elif object_motion not in ("centroid", "tracks"):
+        raise ValueError(f"object_motion {object_motion!r}: accepted centroid, tracks")
     for k in instance_ids:
+        if gray is not None:
+            from plugins.feature_gs.object_tracks import object_motion as fit_motion
+
+            q, tr, motion_stats[k] = fit_motion(gray, depth.numpy(), ids.numpy(), cams, k, ref_frame[k], centroids[k])
+        else:
+            q, tr = np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)), centroids[k] - centroids[k][ref_frame[k]]
         for _ in range(bases_per_instance):
             basis_instance.append(k)
-            rot.append(np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)))
-            trans.append(centroids[k] - centroids[k][ref_frame[k]])
+            rot.append(q)
+            trans.append(tr)
     if not instance_ids:
         for _ in range(unlabelled_bases):
             basis_instance.append(0)
@@ -270,4 +290,4 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
         basis_rotations=f32(np.stack(rot)) if rot else torch.zeros(0, T, 4),
         basis_translations=f32(np.stack(trans)) if trans else torch.zeros(0, T, 3),
     )
-    return InitResult(model=model, instance=torch.as_tensor(inst), basis_instance=basis_instance)
+    return InitResult(model=model, instance=torch.as_tensor(inst), basis_instance=basis_instance, object_motion=motion_stats)

@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -36,6 +36,9 @@ class FeatureGSConfig(StageConfig):
     stride: int = Field(2, ge=1, le=8, description="pixels per background Gaussian at initialisation")
     pad: int = Field(48, ge=0, le=512, description="pixels of planar extension beyond the image border")
     bases_per_instance: int = Field(2, ge=1, le=16, description="SE(3) motion bases per moving instance")
+    object_motion: Literal["centroid", "tracks"] = Field(
+        "centroid", description="how each object's motion bases start: centroid (along its lifted mask centroid, no "
+        "rotation) or tracks (rigid motion fitted to its pixels tracked and lifted with the depth prior: finds rotation)")
     unlabelled_bases: int = Field(4, ge=1, le=64, description="free motion bases when there are no instance masks")
     train: TrainConfig = Field(default_factory=TrainConfig)
     novel_yaws: list[Annotated[float, Field(ge=-90, le=90)]] = Field(
@@ -103,7 +106,7 @@ class FeatureGSReconstructor(Reconstructor):
         torch.manual_seed(seed)
         init = initialise(frames, depth, masks, camera, stride=cfg.stride, pad=cfg.pad, feature_dim=cfg.feature_dim,
                           bases_per_instance=cfg.bases_per_instance, unlabelled_bases=cfg.unlabelled_bases, seed=seed,
-                          cameras=cameras)
+                          cameras=cameras, object_motion=cfg.object_motion)
         bar = tqdm(total=cfg.train.iterations, desc="feature-4dgs: train", unit="it", disable=None, leave=False)
 
         def progress(it, loss, n):

@@ -168,6 +168,7 @@ def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     assert all(r.state.is_completed() for r in runs)
     art = Artifact.get(ARTIFACT_KEY)
     assert art is not None and folder.name in art.data and "| parser | rules |" in art.data and '"direction": "right"' in art.data
+    assert f"`worldsim view {folder}`" in art.data and f"--export {folder / 'viewer.html'}`" in art.data
 
 
 def test_flow_takes_overrides_and_the_presets_seed_like_the_cli(prefect_server, tmp_path):

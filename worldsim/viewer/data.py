@@ -399,16 +399,9 @@ def select(version: Version, text: str) -> tuple[np.ndarray, dict]:
         raise InputError(f"no decoder for teacher '{source.teacher}'; decoders: {', '.join(decoders) or 'none'}")
     camera = Camera.model_validate(source.camera)
     with torch.no_grad():
-        probs = selection.query_probabilities(scene.features, decoders[source.teacher], text_encoder_for(source.teacher),
-                                              queries, cfg.temperature)
-        p_target = probs[:, 0].contiguous()
-        search = selection.threshold_search(
-            scene, camera, p_target, candidates,
-            weights=(cfg.weight_agreement, cfg.weight_compactness, cfg.weight_coverage), radius_factor=cfg.radius_factor,
-            mask_threshold=cfg.mask_threshold, background=cfg.background, backend=cfg.backend, target_label=key)
-        chosen = search.selection
-        if cfg.grow_by_motion:
-            chosen = selection.grow_by_motion(scene, chosen, cfg.grow_min_share, cfg.radius_factor)
+        search, _, _ = selection.select_target(scene, camera, decoders[source.teacher], text_encoder_for(source.teacher),
+                                               queries, candidates, cfg, target_label=key, render_masks=False)
+    chosen = search.selection
     mask = chosen.cpu().numpy().astype(bool)
     return mask, {"target": queries[0].label, "ids": [o.id for o in targets], "threshold": search.threshold,
                   "selected": int(mask.sum()), "gaussians": int(mask.size)}
