@@ -5,8 +5,9 @@ background an object hides in frame 0 is filled from later frames), average-pool
 then extended beyond the image border by replicating colours and extrapolating inverse depth
 linearly (exact for planes, where 1/z is affine in pixel coordinates) so nearby novel views see
 surfaces. Objects: each instance's pixels in the frame where it is largest; its motion bases start
-at the back-projected mask centroid track (`object_motion='centroid'`) or at the rigid motion fitted to its
-tracked pixels (`'tracks'`, plugins.feature_gs.object_tracks). open3d voxel-downsamples the cloud and removes
+along the back-projected mask centroid track (`object_motion='centroid'`), at the rigid motion fitted to
+its tracked pixels (`'tracks'`) or at its labelled poses (`'labels'`): plugins.feature_gs.object_motion.
+open3d voxel-downsamples the cloud and removes
 statistical outliers (flying pixels at depth edges).
 
 Moving camera (`cameras`, one per frame): frame t's pixels are back-projected with frame t's camera. The
@@ -36,7 +37,7 @@ class InitResult:
     model: DynamicGaussians
     instance: torch.Tensor  # [N] instance id per Gaussian (0 = static background)
     basis_instance: list[int]  # instance id of each basis (basis 0 = static = 0)
-    object_motion: dict  # instance id -> figures of its fitted motion (object_motion='tracks'), else empty
+    object_motion: dict  # instance id -> how its bases started (object_motion 'tracks' / 'labels'); empty for 'centroid'
 
 
 def backproject(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -172,12 +173,12 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
                stride: int = 2, pad: int = 48, feature_dim: int = 32, bases_per_instance: int = 2,
                unlabelled_bases: int = 4, voxel_size: float = 0.01, outlier_std: float = 3.0,
                opacity: float = 0.9, seed: int = 0, cameras: list[Camera] | None = None,
-               object_motion: str = "centroid") -> InitResult:
+               object_motion: str = "centroid", object_poses: dict | None = None) -> InitResult:
     """frames [T,H,W,3] float in [0,1]; depth [T,H,W] camera z (<= 0 where unknown); masks [T,H,W] ids or None;
     cameras: every frame's camera for a moving camera (frame t's depth is back-projected with cameras[t]),
-    None for a static one (`camera` for every frame). object_motion: how each instance's bases start, `centroid`
-    (translation along the lifted mask centroid, no rotation) or `tracks` (rigid motion fitted to the object's
-    pixels tracked and lifted with the depth: plugins.feature_gs.object_tracks)."""
+    None for a static one (`camera` for every frame). object_motion: how each instance's bases start
+    (plugins.feature_gs.object_motion): `centroid`, `tracks`, or `labels` with object_poses {instance id:
+    (positions [T,3], wxyz [T,4])} (an instance without poses starts from its centroid)."""
     import open3d as o3d
 
     rng = np.random.default_rng(seed)
@@ -254,13 +255,18 @@ def initialise(frames: torch.Tensor, depth: torch.Tensor, masks: torch.Tensor | 
 
         u8 = (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in u8]
-    elif object_motion not in ("centroid", "tracks"):
-        raise ValueError(f"object_motion {object_motion!r}: accepted centroid, tracks")
+    elif object_motion not in ("centroid", "tracks", "labels"):
+        raise ValueError(f"object_motion {object_motion!r}: accepted centroid, tracks, labels")
     for k in instance_ids:
         if gray is not None:
-            from plugins.feature_gs.object_tracks import object_motion as fit_motion
+            from plugins.feature_gs.object_motion import from_tracks
 
-            q, tr, motion_stats[k] = fit_motion(gray, depth.numpy(), ids.numpy(), cams, k, ref_frame[k], centroids[k])
+            q, tr, motion_stats[k] = from_tracks(gray, depth.numpy(), ids.numpy(), cams, k, ref_frame[k], centroids[k])
+        elif object_motion == "labels" and object_poses and k in object_poses:
+            from plugins.feature_gs.object_motion import from_poses
+
+            q, tr = from_poses(*object_poses[k], ref_frame[k])
+            motion_stats[k] = {"source": "labels"}
         else:
             q, tr = np.tile([1.0, 0.0, 0.0, 0.0], (T, 1)), centroids[k] - centroids[k][ref_frame[k]]
         for _ in range(bases_per_instance):

@@ -36,9 +36,10 @@ class FeatureGSConfig(StageConfig):
     stride: int = Field(2, ge=1, le=8, description="pixels per background Gaussian at initialisation")
     pad: int = Field(48, ge=0, le=512, description="pixels of planar extension beyond the image border")
     bases_per_instance: int = Field(2, ge=1, le=16, description="SE(3) motion bases per moving instance")
-    object_motion: Literal["centroid", "tracks"] = Field(
+    object_motion: Literal["centroid", "tracks", "labels"] = Field(
         "centroid", description="how each object's motion bases start: centroid (along its lifted mask centroid, no "
-        "rotation) or tracks (rigid motion fitted to its pixels tracked and lifted with the depth prior: finds rotation)")
+        "rotation), tracks (rigid motion fitted to its pixels tracked and lifted with the depth prior), or labels (the "
+        "generator's object poses); tracks and labels let the bases hold rotation (plugins/feature_gs/object_motion.py)")
     unlabelled_bases: int = Field(4, ge=1, le=64, description="free motion bases when there are no instance masks")
     train: TrainConfig = Field(default_factory=TrainConfig)
     novel_yaws: list[Annotated[float, Field(ge=-90, le=90)]] = Field(
@@ -106,7 +107,8 @@ class FeatureGSReconstructor(Reconstructor):
         torch.manual_seed(seed)
         init = initialise(frames, depth, masks, camera, stride=cfg.stride, pad=cfg.pad, feature_dim=cfg.feature_dim,
                           bases_per_instance=cfg.bases_per_instance, unlabelled_bases=cfg.unlabelled_bases, seed=seed,
-                          cameras=cameras, object_motion=cfg.object_motion)
+                          cameras=cameras, object_motion=cfg.object_motion,
+                          object_poses=_object_poses(labels) if cfg.object_motion == "labels" else None)
         bar = tqdm(total=cfg.train.iterations, desc="feature-4dgs: train", unit="it", disable=None, leave=False)
 
         def progress(it, loss, n):
@@ -132,6 +134,8 @@ class FeatureGSReconstructor(Reconstructor):
                              cameras=fitted)
         metrics.update(num_gaussians=stats["num_gaussians"], iterations=stats["iterations"], train_s=round(stats["train_s"], 3),
                        wall_s=round(time.perf_counter() - t_start, 3), depth_teacher=depth_name, mask_teacher=mask_name)
+        if cfg.object_motion != "centroid":
+            metrics["object_motion"] = {"source": cfg.object_motion, "objects": {str(k): v for k, v in init.object_motion.items()}}
         if fitted is not None or (labels and labels.get("cameras")):
             metrics.update(_pose_metrics(labels, arrays, camera, T, cameras, fitted, pose_source, estimator_metrics, pose_s,
                                          bool(stats.get("poses_refined"))))
@@ -174,6 +178,22 @@ def _pose_metrics(labels, arrays, camera, T, estimated, fitted, source, estimato
                    pose_ate_pct_estimated=est["ate_pct"], pose_rre_deg_estimated=est["rre_deg"],
                    pose_ate_raw_pct_estimated=est["ate_raw_pct"], pose_extent_m=extent)
     return out
+
+
+def _object_poses(labels: dict | None) -> dict:
+    """{instance id: (positions [T,3], wxyz [T,4])} from the labels' object frames (object_motion: labels)."""
+    import numpy as np
+
+    poses = {}
+    for obj in (labels or {}).get("objects", []):
+        frames = obj.get("frames") or []
+        if frames and all(f.get("position") is not None and f.get("rotation") is not None for f in frames):
+            poses[int(obj["id"])] = (np.array([f["position"] for f in frames], np.float64),
+                                     np.array([f["rotation"] for f in frames], np.float64))
+    if not poses:
+        raise ConfigError("reconstructor.object_motion=labels needs labels whose objects have per-frame position and "
+                          "rotation (the procedural generator writes them); accepted otherwise: centroid, tracks")
+    return poses
 
 
 def _load_video(video: GeneratedVideo, run_dir: Path):
