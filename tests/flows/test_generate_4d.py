@@ -171,6 +171,23 @@ def test_flow_writes_run_folder_tasks_and_artifact(prefect_server, tmp_path):
     assert f"`worldsim view {folder}`" in art.data and f"--export {folder / 'viewer.html'}`" in art.data
 
 
+@pytest.mark.slow
+def test_flow_takes_a_camera_command_in_the_prompt(prefect_server, tmp_path):
+    """Camera motion needs no new parameter: the prompt says it, the plan, labels and reconstruction follow."""
+    from flows.generate_4d import generate_4d
+
+    prompt = "A red ball rolls to the right as the camera trucks to the left"
+    folder = Path(generate_4d(prompt=prompt, config=_tiny_config(tmp_path), output_dir=str(tmp_path / "out"), seed=2))
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["plan"]["camera"] == {"motion": "truck-left", "speed": "normal", "target": None}
+    labels = json.loads((folder / manifest["outputs"]["video"]["labels"]).read_text())
+    assert len(labels["cameras"]) == manifest["outputs"]["video"]["num_frames"]
+    rec = manifest["outputs"]["reconstruction"]
+    cams = json.loads((folder / rec["cameras"]).read_text())
+    assert len(cams["cameras"]) == len(labels["cameras"]) and manifest["metrics"]["reconstruction"]["poses"] == "opencv-pnp"
+    assert manifest["metrics"]["qa"]["per_category"]["camera_motion"] is not None
+
+
 def test_flow_takes_overrides_and_the_presets_seed_like_the_cli(prefect_server, tmp_path):
     from flows.generate_4d import generate_4d
 
