@@ -409,7 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="run the configured stages on a prompt (no server needed)",
                        description="Parse PROMPT, generate a labelled video and every later stage the config lists; "
-                                   "writes a run folder under --out and prints its path.")
+                                   "writes a run folder under --out and prints its path.",
+                       epilog="The prompt may also say how the camera moves (\"... as the camera pans slowly to the left\", "
+                              "\"a tracking shot follows the red car\"; `worldsim parse --help` lists the moves); the camera is "
+                              "static unless the prompt moves it. An object's direction is its motion in the world as seen "
+                              "from the first frame's camera, whatever the camera does.")
     g.add_argument("prompt", metavar="PROMPT", help=f"scene description, e.g. \"{EXAMPLE}\"")
     g.add_argument("--edit", action="append", default=[], metavar="TEXT", help="an edit command applied after generation (repeatable); each writes a new version")
     g.add_argument("--edit-parser", default=None, metavar="NAME", help="parser stage for the --edit commands (default: the config's parser)")

@@ -9,7 +9,8 @@ Where a camera clause starts (the anchor), always at the start of the command or
 - the camera as subject: '[the|a] [handheld|fixed|slow ...] camera VERB ...' ('as the camera pans right'),
   also after 'with' ('with the camera panning left') or a shooting verb ('filmed with a handheld camera
   panning right', 'seen from a static camera', 'followed by the camera');
-- a kind of shot: 'tracking shot (of|following) X', 'static shot of X', 'locked-off shot', 'orbit shot around X';
+- a kind of shot: 'tracking shot (of|following) X', 'static shot of X', 'locked-off shot', 'orbit shot around X',
+  also after 'in' ('... drives right in a tracking shot following the car');
 - a move named as a noun or participle: 'a slow pan to the left over X', 'panning left, X ...', 'a fast
   dolly in toward X', 'zoom in on X', and the imperatives 'pan left', 'truck right' at the very start
   ('a truck drives left' is a truck: a noun with a determiner or a verb after it is an object);
@@ -136,7 +137,8 @@ def _anchor_at(toks: list[str], i: int) -> _Anchor | None:
         return None
     if t in ("shot", "shots") and i >= 1 and toks[i - 1] in SHOT_KINDS:
         k = _back_over(toks, i - 2, DETERMINERS | SPEED_ADJ | CAMERA_STYLE)
-        if _boundary(toks, k) or (toks[k] in _WITH and _boundary(toks, k - 1)):
+        if _boundary(toks, k) or (toks[k] in _WITH and _boundary(toks, k - 1)) or (toks[k] == "in" and k < i - 2):
+            # 'in a tracking shot following the car' closes a sentence like a clause of its own
             return _Anchor(k + 1 if _boundary(toks, k) else k, i + 1, SHOT_KINDS[toks[i - 1]], toks[i - 1])
         return None
     if t == "tripod":  # 'shot from a tripod', 'on a tripod:'; 'a ball rolls past a tripod' is scene

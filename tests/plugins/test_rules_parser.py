@@ -600,6 +600,12 @@ CAMERA = [
     ("The camera does not move as a ball rolls left", gen(obj("ball"), direction="left")),
     ("Camera: static. A red ball rolls right.", gen(obj("ball", "red"), direction="right")),
     ("A red ball rolls left, on a tripod", gen(obj("ball", "red"), direction="left")),
+    # a shot closing the sentence after 'in'
+    ("A red car drives to the right in a tracking shot following the red car",
+     gen(obj("car", "red"), direction="right", camera=cam("follow", target="car"))),
+    ("A green cube slides left in a slow orbit shot around the cube",
+     gen(obj("cube", "green"), direction="left", camera=cam("orbit-left", "slow", target="cube"))),
+    ("A dog runs up in a static shot", gen(obj("dog"), direction="up")),
     # camera-like words that are no camera clause: the plan they gave before
     ("A ball rolls towards the camera", gen(obj("ball"))),
     ("a moon orbits a planet", gen(obj("moon"))),
