@@ -181,19 +181,3 @@ class PoseCorrections(torch.nn.Module):
             vm[3] = (0.0, 0.0, 0.0, 1.0)
             out.append(cameras[t].model_copy(update={"viewmat": tuple(map(tuple, vm.tolist()))}))
         return out
-
-
-# --- pose errors -------------------------------------------------------------------------------------------
-
-
-def pose_errors(estimated: Sequence[Camera], truth: Sequence[Camera], extent: float | None) -> dict[str, float | None]:
-    """{"ate_pct": centre RMSE after similarity alignment (worldsim.pose_metrics.ate: Umeyama, a translation for
-    centres that do not spread, e.g. a pan) in % of `extent` (None without one), "rre_deg": median relative
-    rotation error of consecutive frames in degrees (worldsim.pose_metrics.relative_rotation_error_deg),
-    "ate_raw_pct": the same RMSE with no alignment at all (the frame the scene is fitted and evaluated in)}."""
-    from worldsim.pose_metrics import ate, relative_rotation_error_deg
-
-    err = ate(estimated, truth)
-    pct = lambda metres: (100.0 * metres / extent) if extent else None
-    return {"ate_pct": pct(err["rmse"]), "ate_raw_pct": pct(err["raw_rmse"]),
-            "rre_deg": relative_rotation_error_deg(estimated, truth)}

@@ -157,11 +157,11 @@ class FeatureGSReconstructor(Reconstructor):
 def _pose_metrics(labels, arrays, camera, T, estimated, fitted, source, estimator_metrics, pose_s, refined) -> dict:
     """Pose figures: source, refinement, seconds, and against the labels' `cameras` (when they have them)
     pose_ate_pct / pose_rre_deg / pose_ate_raw_pct (no alignment) of the fitted (refined) cameras and *_estimated
-    of the cameras before refinement (plugins.feature_gs.poses.pose_errors; the extent, pose_extent_m, is the
-    median of frame 0's ground-truth depth map)."""
+    of the cameras before refinement (worldsim.pose_metrics.pose_errors, as bench_pose.py: the extent,
+    pose_extent_m, is the diameter of the true camera centres + the median of frame 0's ground-truth depth)."""
     import numpy as np
 
-    from plugins.feature_gs.poses import pose_errors
+    from worldsim.pose_metrics import median_depth, pose_errors
     from worldsim.types import Camera
 
     out = {"poses": source, "poses_refined": refined, "pose_s": round(pose_s, 3)}
@@ -170,13 +170,13 @@ def _pose_metrics(labels, arrays, camera, T, estimated, fitted, source, estimato
     truth = labels.get("cameras") if labels else None
     if truth:
         truth = [Camera.model_validate(c) for c in truth][:T]
-        gt_depth = np.asarray(arrays["depth"][0]) if arrays is not None and "depth" in arrays else None
-        extent = float(np.median(gt_depth[gt_depth > 0])) if gt_depth is not None and (gt_depth > 0).any() else None
-        est = pose_errors(estimated or [camera] * T, truth, extent)
-        fit = pose_errors(fitted or [camera] * T, truth, extent)
-        out.update(pose_ate_pct=fit["ate_pct"], pose_rre_deg=fit["rre_deg"], pose_ate_raw_pct=fit["ate_raw_pct"],
-                   pose_ate_pct_estimated=est["ate_pct"], pose_rre_deg_estimated=est["rre_deg"],
-                   pose_ate_raw_pct_estimated=est["ate_raw_pct"], pose_extent_m=extent)
+        depth = median_depth(np.asarray(arrays["depth"][0])) if arrays is not None and "depth" in arrays else 0.0
+        est = pose_errors(estimated or [camera] * T, truth, depth)
+        fit = pose_errors(fitted or [camera] * T, truth, depth)
+        raw = lambda e: 100.0 * e["raw_rmse"] / e["extent"] if e["extent"] > 0 else None
+        out.update(pose_ate_pct=fit["rmse_pct"], pose_rre_deg=fit["rre_deg"], pose_ate_raw_pct=raw(fit),
+                   pose_ate_pct_estimated=est["rmse_pct"], pose_rre_deg_estimated=est["rre_deg"],
+                   pose_ate_raw_pct_estimated=raw(est), pose_extent_m=fit["extent"], pose_alignment=fit["alignment"])
     return out
 
 

@@ -10,7 +10,8 @@ from safetensors.numpy import load_file
 
 from plugins.feature_gs.config import TrainConfig
 from plugins.feature_gs.init import initialise
-from plugins.feature_gs.poses import in_world_of, is_moving, pose_errors, resolve_cameras, se3_exp
+from plugins.feature_gs.poses import in_world_of, is_moving, resolve_cameras, se3_exp
+from worldsim.pose_metrics import pose_errors
 from plugins.feature_gs.stage import FeatureGSReconstructor
 from plugins.feature_gs.train import Targets, train
 from worldsim.errors import ConfigError
@@ -80,8 +81,8 @@ def test_world_frame_is_frame_zeros_camera(moving):
     back = in_world_of(other, truth[0])
     assert back[0] == truth[0]
     np.testing.assert_allclose([c.viewmat for c in back], [c.viewmat for c in truth], atol=1e-9)
-    errors = pose_errors(back, truth, extent=5.0)
-    assert errors["ate_pct"] < 1e-6 and errors["rre_deg"] < 1e-6
+    errors = pose_errors(back, truth, scene_depth=5.0)
+    assert errors["rmse_pct"] < 1e-6 and errors["rre_deg"] < 1e-6
 
 
 def test_pose_sources(still, moving):
@@ -157,3 +158,33 @@ def test_refinement_moves_perturbed_poses_towards_the_truth(moving):
 def _mkdir(path):
     path.mkdir()
     return path
+
+
+def test_pose_metrics_of_a_pan_whose_estimate_drifts_are_not_zero(still):
+    """A pan's true centres do not spread: the ATE aligns by a translation only, so a drifting estimate keeps its
+    error (a similarity would shrink it onto one point and report 0)."""
+    from plugins.feature_gs.stage import _pose_metrics
+
+    _, _, labels, arrays = still
+    cam = Camera.model_validate(labels["camera"])
+    truth = [cam.model_copy(update={"viewmat": tuple(map(tuple, (_turn(t) @ np.asarray(cam.viewmat)).tolist()))})
+             for t in range(4)]
+    drift = [c.model_copy(update={"viewmat": tuple(map(tuple, (np.asarray(c.viewmat) @ _shift(0.05 * t)).tolist()))})
+             for t, c in enumerate(truth)]
+    m = _pose_metrics({**labels, "cameras": [c.model_dump(mode="json") for c in truth]}, arrays, cam, 4, drift, drift,
+                      "opencv-pnp", None, 0.1, True)
+    assert m["pose_alignment"] == "translation" and m["pose_ate_pct"] > 0.1, m
+    assert m["pose_extent_m"] > 1.0
+
+
+def _turn(t):
+    a = np.radians(2.0 * t)
+    m = np.eye(4)
+    m[0, 0], m[0, 2], m[2, 0], m[2, 2] = np.cos(a), np.sin(a), -np.sin(a), np.cos(a)
+    return m
+
+
+def _shift(dy):
+    m = np.eye(4)
+    m[1, 3] = dy
+    return m
