@@ -144,6 +144,7 @@ def test_opencv_pnp_recovers_a_truck(truck):
     assert moved == pytest.approx(0.5, rel=0.1)  # the depth prior sets the metric scale
     assert poses.metrics["static"] is False and poses.metrics["min_inliers"] >= 8 and poses.metrics["failed_frames"] == []
     assert poses.metrics["median_reprojection_px"] < 0.5
+    assert poses.metrics["rotation_only"] is False and poses.metrics["rotation_only_excess_px"] > 0.5
 
 
 def test_opencv_pnp_recovers_a_pan(pan):
@@ -154,6 +155,11 @@ def test_opencv_pnp_recovers_a_pan(pan):
     R = poses.viewmats()[:, :3, :3]
     turned = np.degrees(np.arccos(np.clip((np.trace(R[-1] @ R[0].T) - 1) / 2, -1, 1)))
     assert turned == pytest.approx(6.0, abs=0.3)
+    # the camera only turns: its centre stays exactly at frame 0's (PnP alone drifts), unless told otherwise
+    assert poses.metrics["rotation_only"] is True
+    np.testing.assert_allclose(poses.centers(), np.repeat(poses.centers()[:1], FRAMES, 0), atol=1e-9)
+    free = run(pan, config={"rotation_only_px": 0})
+    assert free.metrics["rotation_only"] is False and np.linalg.norm(free.centers() - free.centers()[0], axis=1).max() > 1e-6
 
 
 def test_without_masks_ransac_rejects_the_moving_object(truck):
