@@ -26,7 +26,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -111,7 +110,7 @@ def main() -> int:
 
     from worldsim.viewer import data
     from worldsim.viewer.export import export_html
-    from worldsim.viewer.server import make_server
+    from worldsim.viewer.server import serving
 
     import datetime
     import os
@@ -142,15 +141,9 @@ def main() -> int:
                 t0 = time.perf_counter()
                 packed = data.scene_payload(version, "reconstruction")
                 pack_ms = (time.perf_counter() - t0) * 1000
-                srv = make_server(scene_run, port=0)
-                th = threading.Thread(target=srv.serve_forever, daemon=True)
-                th.start()
-                try:
+                with serving(scene_run) as srv:
                     row = {"run": scene_run.name, "pack_ms": round(pack_ms, 1), "scene_mb": round(len(packed) / 2**20, 2)}
                     row.update(measure(d, srv.url, args.repeats))
-                finally:
-                    srv.shutdown()
-                    srv.server_close()
                 if not args.no_export:
                     html = tmp / f"{scene_run.name}.html"
                     t0 = time.perf_counter()

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -68,14 +67,10 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tiny_run):
-    from worldsim.viewer.server import make_server
+    from worldsim.viewer.server import serving
 
-    srv = make_server(tiny_run, port=0)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(tiny_run) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -32,14 +31,10 @@ def runs(tmp_path):
 
 @pytest.fixture
 def served(runs):
-    from worldsim.viewer.server import make_server
+    from worldsim.viewer.server import serving
 
-    srv = make_server(runs, port=0)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(runs, poll_interval=0.05) as srv:
+        yield srv
 
 
 def request(srv, method: str, path: str, body=None, headers=None) -> tuple[int, dict | bytes]:

@@ -15,6 +15,7 @@ Binds 127.0.0.1 unless told otherwise; a busy port moves on to the next free one
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import socket
@@ -83,6 +84,20 @@ def make_server(run_dir, host: str = "127.0.0.1", port: int = 8765, tries: int =
             raise
     raise InputError(f"ports {port}-{min(port + tries, 65536) - 1} on {host} are all in use "
                      f"({last.strerror if last else 'busy'}); pass --port with a free one")
+
+
+@contextlib.contextmanager
+def serving(run_dir, port: int = 0, poll_interval: float = 0.1):
+    """A viewer of `run_dir` on 127.0.0.1 (port 0: any free one) answering from a background thread while the
+    block runs, then shut down: what tests and benchmarks drive a browser against."""
+    srv = make_server(run_dir, port=port)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 class Handler(BaseHTTPRequestHandler):
