@@ -76,6 +76,23 @@ def measure(d, url: str, repeats: int) -> dict:
             "gaussians": d.execute_script("return window.worldsimViewer.scene.n")}
 
 
+def screenshot(d, path: Path) -> None:
+    """The page at the middle frame with 'the ball' highlighted, written atomically to `path`."""
+    from selenium.webdriver.common.by import By
+
+    from worldsim.artifacts import atomic_path
+
+    d.execute_script("const V = window.worldsimViewer; V.setFrame(Math.floor(V.frames / 2));")
+    box = d.find_element(By.ID, "command")
+    box.clear()
+    box.send_keys("the ball")
+    d.find_element(By.ID, "highlight").click()
+    time.sleep(0.5)
+    wait_ready(d)
+    with atomic_path(path) as tmp:
+        d.get_screenshot_as_file(str(tmp))
+
+
 def resampled(run: Path, n: int, base: Path) -> Path:
     """A copy of `run` whose reconstruction has `n` Gaussians (jittered copies of the originals)."""
     import torch
@@ -106,6 +123,8 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000], help="resampled scene sizes (default 100000)")
     ap.add_argument("--repeats", type=int, default=3, help="first->last->first sweeps per measurement")
     ap.add_argument("--no-export", action="store_true", help="skip the exported-HTML measurement")
+    ap.add_argument("--screenshot", default=None, help="also save the live page of the first scene (middle frame, the "
+                    "query 'the ball' highlighted) as this PNG, as in the README")
     args = ap.parse_args()
 
     from worldsim.viewer import data
@@ -144,6 +163,8 @@ def main() -> int:
                 with serving(scene_run) as srv:
                     row = {"run": scene_run.name, "pack_ms": round(pack_ms, 1), "scene_mb": round(len(packed) / 2**20, 2)}
                     row.update(measure(d, srv.url, args.repeats))
+                    if args.screenshot and scene_run == run:
+                        screenshot(d, Path(args.screenshot))
                 if not args.no_export:
                     html = tmp / f"{scene_run.name}.html"
                     t0 = time.perf_counter()
