@@ -34,66 +34,25 @@ def continuous(q: np.ndarray) -> np.ndarray:
     return q
 
 
-def rotmat_to_quat(R: np.ndarray) -> np.ndarray:
-    """wxyz unit quaternions [...,4] (w >= 0) of rotation matrices [...,3,3]."""
-    R = np.asarray(R, np.float64)
-    m = R.reshape(-1, 3, 3)
-    out = np.zeros((len(m), 4))
-    for i, r in enumerate(m):
-        tr = r[0, 0] + r[1, 1] + r[2, 2]
-        if tr > 0:
-            s = 2.0 * np.sqrt(tr + 1.0)
-            q = [0.25 * s, (r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s]
-        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
-            q = [(r[2, 1] - r[1, 2]) / s, 0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s]
-        elif r[1, 1] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
-            q = [(r[0, 2] - r[2, 0]) / s, (r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s]
-        else:
-            s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
-            q = [(r[1, 0] - r[0, 1]) / s, (r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s]
-        q = np.asarray(q) / np.linalg.norm(q)
-        out[i] = q if q[0] >= 0 else -q
-    return out.reshape(R.shape[:-2] + (4,))
+def _rotmats(quats) -> np.ndarray:
+    """Rotation matrices [T,3,3] (float64) of wxyz quaternions [T,4]."""
+    import torch
 
+    from worldsim.types.gaussians import quat_to_rotmat
 
-def rotvec(R: np.ndarray) -> np.ndarray:
-    """Rotation vector [3] (axis x angle, angle in [0, pi]) of a rotation matrix."""
-    angle = float(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)))
-    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    norm = np.linalg.norm(axis)
-    if angle < 1e-9 or norm < 1e-12:
-        return np.zeros(3)
-    return axis / norm * angle
-
-
-def rotmat(v: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a rotation vector (Rodrigues)."""
-    angle = float(np.linalg.norm(v))
-    if angle < 1e-12:
-        return np.eye(3)
-    x, y, z = np.asarray(v) / angle
-    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
-
-
-def kabsch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rotation R [3,3] and translation t [3] minimising sum |R a_i + t - b_i|^2 over points a, b [N,3]."""
-    ca, cb = a.mean(0), b.mean(0)
-    U, _, Vt = np.linalg.svd((a - ca).T @ (b - cb))
-    d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
-    R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
-    return R, cb - R @ ca
+    return quat_to_rotmat(torch.as_tensor(np.asarray(quats), dtype=torch.float64)).numpy()
 
 
 def robust_rigid_fit(a: np.ndarray, b: np.ndarray, outlier_factor: float = 3.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kabsch, then once more without the pairs whose residual exceeds outlier_factor x the median: R, t, inliers [N]."""
-    R, t = kabsch(a, b)
+    """Rotation R and translation t with R a_i + t ~ b_i (points [N,3]; Kabsch: worldsim.pose_metrics.umeyama without
+    scale), fitted once more without the pairs whose residual exceeds outlier_factor x the median: R, t, inliers [N]."""
+    from worldsim.pose_metrics import umeyama
+
+    _, R, t = umeyama(a, b, scale=False)
     res = np.linalg.norm(a @ R.T + t - b, axis=1)
     keep = res <= outlier_factor * max(float(np.median(res)), 1e-9)
     if keep.sum() >= 3 and not keep.all():
-        R, t = kabsch(a[keep], b[keep])
+        _, R, t = umeyama(a[keep], b[keep], scale=False)
     return R, t, keep
 
 
@@ -114,6 +73,8 @@ def from_tracks(gray: list[np.ndarray], depth: np.ndarray, ids: np.ndarray, came
     figures (fitted steps, angular velocity omega in rad/frame). gray [T] uint8 [H,W] images, depth [T,H,W]
     (<= 0 unknown), ids [T,H,W] instance ids, cameras [T], centroid [T,3] the object's lifted mask centroid."""
     import cv2
+
+    from worldsim.types.gaussians import axis_angle_quat
 
     T = len(gray)
     H, W = gray[0].shape
@@ -148,27 +109,24 @@ def from_tracks(gray: list[np.ndarray], depth: np.ndarray, ids: np.ndarray, came
     for t in range(T - 1):
         fit, _ = step_fit(t, t + 1)
         if fit is not None:
-            steps.append(rotvec(fit[0]))
+            steps.append(cv2.Rodrigues(fit[0])[0].reshape(3))  # rotation vector
     omega = np.median(np.stack(steps), axis=0) if steps else np.zeros(3)
-    rot = np.stack([rotmat(omega * (t - t_ref)) for t in range(T)])
-    trans = centroid - np.einsum("tij,j->ti", rot, centroid[t_ref])
-    return continuous(rotmat_to_quat(rot)), trans, {"fitted_steps": len(steps), "omega": [round(float(w), 6) for w in omega]}
+    speed = float(np.linalg.norm(omega))
+    quats = np.stack([axis_angle_quat(omega, speed * (t - t_ref)) for t in range(T)])  # continuous in t
+    trans = centroid - np.einsum("tij,j->ti", _rotmats(quats), centroid[t_ref])
+    return quats, trans, {"fitted_steps": len(steps), "omega": [round(float(w), 6) for w in omega]}
 
 
 def from_poses(positions: np.ndarray, quats: np.ndarray, t_ref: int) -> tuple[np.ndarray, np.ndarray]:
     """An object's motion from its per-frame poses (positions [T,3], wxyz quats [T,4], object to world):
-    rotations [T,4] wxyz and translations [T,3] relative to frame t_ref (module docstring)."""
-    q = np.asarray(quats, np.float64)
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    R = np.stack([quat_rotmat(x) for x in q])
-    rel = np.einsum("tij,kj->tik", R, R[t_ref])  # R_t R_ref^T
+    rotations [T,4] wxyz (q_t q_ref^-1, sign-continuous) and translations [T,3] relative to frame t_ref (module
+    docstring)."""
+    import torch
+
+    from worldsim.types.gaussians import quat_multiply
+
+    q = torch.nn.functional.normalize(torch.as_tensor(np.asarray(quats), dtype=torch.float64), dim=-1)
+    conj = q[t_ref] * torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64)
+    rel = continuous(quat_multiply(q, conj.expand_as(q)).numpy())
     p = np.asarray(positions, np.float64)
-    return continuous(rotmat_to_quat(rel)), p - np.einsum("tij,j->ti", rel, p[t_ref])
-
-
-def quat_rotmat(q: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a unit wxyz quaternion."""
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    return rel, p - np.einsum("tij,j->ti", _rotmats(rel), p[t_ref])

@@ -2,15 +2,16 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from plugins.feature_gs.object_motion import (continuous, from_poses, kabsch, quat_rotmat, robust_rigid_fit, rotmat,
-                                              rotmat_to_quat, rotvec)
+from plugins.feature_gs.object_motion import continuous, from_poses, robust_rigid_fit
 from worldsim.errors import ConfigError
 from worldsim.testing import tiny_clip
 from worldsim.types import Camera, MotionSpec, ObjectSpec, Plan
+from worldsim.types.gaussians import axis_angle_quat, quat_to_rotmat
 
 
 def _spin_plan(name="tractor", spin=True, direction="none"):
@@ -29,35 +30,50 @@ def _init(tmp_path, plan, object_motion, frames=8, size=64):
     return res, labels
 
 
+def rotmat(q) -> np.ndarray:
+    return quat_to_rotmat(torch.as_tensor(np.asarray(q), dtype=torch.float64)).numpy()
+
+
+def quat(v) -> np.ndarray:
+    """The quaternion of a rotation vector."""
+    return axis_angle_quat(v, float(np.linalg.norm(v)))
+
+
+def rotvec(R) -> np.ndarray:
+    return cv2.Rodrigues(np.asarray(R, np.float64))[0].reshape(3)
+
+
 def _mean_step_rotvec(quats: torch.Tensor) -> np.ndarray:
-    R = [quat_rotmat(q) for q in quats.detach().double().numpy()]
+    R = rotmat(quats.detach().double())
     return np.mean([rotvec(R[t + 1] @ R[t].T) for t in range(len(R) - 1)], axis=0)
 
 
-def test_rotation_helpers_invert_each_other():
+def test_the_rotation_helpers_used_agree_with_opencv():
+    """axis_angle_quat + quat_to_rotmat (what the bases are built with) against OpenCV's Rodrigues."""
     rng = np.random.default_rng(0)
     for v in rng.normal(0, 1.0, (20, 3)):
-        R = rotmat(v)
+        R = rotmat(quat(v))
         np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
-        np.testing.assert_allclose(quat_rotmat(rotmat_to_quat(R)), R, atol=1e-12)
+        np.testing.assert_allclose(R, cv2.Rodrigues(v)[0], atol=1e-12)
         if np.linalg.norm(v) < math.pi:
             np.testing.assert_allclose(rotvec(R), v, atol=1e-9)
 
 
 def test_continuous_quaternions_never_flip_sign():
-    q = rotmat_to_quat(np.stack([rotmat(np.array([0.0, 0.7 * t, 0.0])) for t in range(10)]))  # w >= 0 flips after pi
+    q = np.stack([quat(np.array([0.0, 0.7 * t, 0.0])) for t in range(10)])
+    q = q * np.where(q[:, :1] < 0, -1.0, 1.0)  # written with w >= 0: the sign flips after pi
     assert (np.einsum("ti,ti->t", q[1:], q[:-1]) < 0).any()
     c = continuous(q)
     assert (np.einsum("ti,ti->t", c[1:], c[:-1]) > 0).all()
     np.testing.assert_allclose(np.abs(c), np.abs(q))
 
 
-def test_kabsch_recovers_a_rigid_motion_and_the_refit_drops_outliers():
+def test_rigid_fit_recovers_a_rigid_motion_and_the_refit_drops_outliers():
     rng = np.random.default_rng(1)
     a = rng.normal(0, 1, (40, 3))
-    R, t = rotmat(np.array([0.2, -0.5, 0.3])), np.array([1.0, -2.0, 0.5])
+    R, t = rotmat(quat(np.array([0.2, -0.5, 0.3]))), np.array([1.0, -2.0, 0.5])
     b = a @ R.T + t
-    R_fit, t_fit = kabsch(a, b)
+    R_fit, t_fit, keep = robust_rigid_fit(a, b)
     np.testing.assert_allclose(R_fit, R, atol=1e-10)
     np.testing.assert_allclose(t_fit, t, atol=1e-10)
     b[:4] += 5.0  # four bad matches
@@ -69,12 +85,13 @@ def test_kabsch_recovers_a_rigid_motion_and_the_refit_drops_outliers():
 def test_from_poses_maps_the_reference_pose_onto_every_frame():
     rng = np.random.default_rng(2)
     p = rng.normal(0, 1, (5, 3))
-    q = rotmat_to_quat(np.stack([rotmat(rng.normal(0, 1, 3)) for _ in range(5)]))
+    q = np.stack([quat(rng.normal(0, 1, 3)) for _ in range(5)])
     rot, trans = from_poses(p, q, t_ref=2)
     local = rng.normal(0, 0.2, (7, 3))  # points in the object's own frame
-    x_ref = local @ quat_rotmat(q[2]).T + p[2]
+    x_ref = local @ rotmat(q[2]).T + p[2]
     for t in range(5):
-        np.testing.assert_allclose(x_ref @ quat_rotmat(rot[t]).T + trans[t], local @ quat_rotmat(q[t]).T + p[t], atol=1e-10)
+        np.testing.assert_allclose(x_ref @ rotmat(rot[t]).T + trans[t], local @ rotmat(q[t]).T + p[t], atol=1e-10)
+    assert (np.einsum("ti,ti->t", rot[1:], rot[:-1]) > 0).all()
 
 
 def test_labels_start_the_bases_at_the_labelled_spin(tmp_path):

@@ -67,6 +67,19 @@ class GaussianScene:
         return cls(**load_file(str(path)))
 
 
+def axis_angle_quat(axis, angle: float):
+    """wxyz unit quaternion (numpy [4]) of a turn by `angle` radians about `axis` (any length; zero: identity)."""
+    import math
+
+    import numpy as np
+
+    n = np.linalg.norm(axis)
+    if n < 1e-12 or angle == 0.0:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    a = np.asarray(axis) / n
+    return np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * a])
+
+
 def quat_to_rotmat(q: "torch.Tensor") -> "torch.Tensor":
     """[...,4] wxyz (any norm) -> [...,3,3]."""
     import torch

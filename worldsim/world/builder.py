@@ -29,6 +29,7 @@ from worldsim.colors import color_rgb
 from worldsim.objects import OBJECTS, object_kind
 from worldsim.planning import PlannerConfig, plan_tracks
 from worldsim.types import Camera, ObjectTrack, Plan
+from worldsim.types.gaussians import axis_angle_quat
 from worldsim.world.shapes import quat_from_z_to, surface_gaussians, surface_pattern
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,6 @@ class World:
     def camera_at(self, t: int) -> Camera:
         """The camera of frame t."""
         return self.camera if self.cameras is None else self.cameras[t]
-
-
-def axis_angle_quat(axis: np.ndarray, angle: float) -> np.ndarray:
-    n = np.linalg.norm(axis)
-    if n < 1e-12 or angle == 0.0:
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    a = axis / n
-    return np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * a])
 
 
 def _plane_point(camera: Camera, x: float, y: float) -> np.ndarray:
