@@ -267,8 +267,8 @@ class OpenCVPnP(PoseEstimator):
                 X, pts = np.concatenate([X, Xn]), np.concatenate([pts, fresh[idx]])
                 added = int(len(idx))
             lifted.append(added)
-        excess = self._rotation_only(matches, K, V0) if cfg.rotation_only_px > 0 and matches else None
-        C0 = -V0[:3, :3].T @ V0[:3, 3]
+        C0 = camera.center()
+        excess = self._rotation_only(matches, K, C0) if cfg.rotation_only_px > 0 and matches else None
         travel = max(float(np.linalg.norm(c.center() - C0)) for c in cameras)
         valid = depth[0][np.isfinite(depth[0]) & (depth[0] > 0)]
         near = travel <= cfg.rotation_only_travel * (float(np.median(valid)) if valid.size else 0.0)
@@ -284,11 +284,10 @@ class OpenCVPnP(PoseEstimator):
         return cameras, metrics
 
     @staticmethod
-    def _rotation_only(matches, K: np.ndarray, V0: np.ndarray):
+    def _rotation_only(matches, K: np.ndarray, C0: np.ndarray):
         """(largest excess over the frames of the rotation-only median reprojection error over the full pose's, in px;
         {frame: rotation-only world-to-camera 4x4}): each frame's rotation about frame 0's camera centre C0 is the
         least-squares fit (Kabsch, no translation) of the inliers' directions from C0 onto their pixel rays."""
-        C0 = -V0[:3, :3].T @ V0[:3, 3]
         Kinv = np.linalg.inv(K)
         worst, views = 0.0, {}
         for t, X, pts, err in matches:
