@@ -20,7 +20,6 @@ Run: nice -n 10 .venv/bin/python benchmarks/bench_qa_field4d.py [--scenes 100] [
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import datetime
 import json
 import os
@@ -30,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "white", "gray", "cyan", "magenta"]
@@ -38,15 +38,15 @@ SPEEDS = ["slow", "normal", "fast"]
 SYNONYMS = {"plane"}  # same thing as "airplane"
 
 
-CAMERA_MOVES = ["pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out", "truck-left", "truck-right",
-                "orbit-left", "orbit-right", "follow"]
-
-
 def scene_list(n: int, seed: int, ego_ratio: float = 0.0) -> list[dict]:
     """n plans (as dicts) from a seeded generator: groups, colours, counts, direction, speed, spin; then
     round(ego_ratio x n) of them, picked by a second seeded generator, get a camera move."""
-    from worldsim.objects import OBJECTS
+    from typing import get_args
 
+    from worldsim.objects import OBJECTS
+    from worldsim.types.plan import CameraMove
+
+    moves = [m for m in get_args(CameraMove) if m != "static"]  # the 11 moves, in the type's order
     rng = random.Random(seed)
     nouns = sorted(k for k in OBJECTS if k not in SYNONYMS)
     out = []
@@ -59,7 +59,7 @@ def scene_list(n: int, seed: int, ego_ratio: float = 0.0) -> list[dict]:
                     "direction": rng.choice(DIRECTIONS), "speed": rng.choice(SPEEDS), "spin": rng.random() < 0.2})
     ego = random.Random(f"ego-{seed}")
     for i in sorted(ego.sample(range(n), round(ego_ratio * n))):
-        out[i]["camera"] = ego.choice(CAMERA_MOVES)
+        out[i]["camera"] = ego.choice(moves)
     return out
 
 
@@ -181,6 +181,7 @@ def main() -> int:
         answerer_cfg[key.strip()] = yaml.safe_load(value)
     answerer = Field4DAnswerer(answerer_cfg)
     scenes = scene_list(args.scenes, args.seed, args.ego_ratio)
+    n_ego = sum("camera" in s for s in scenes)
     if args.only:
         wanted = {int(i) for i in args.only.split(",") if i.strip()}
         scenes = [s for s in scenes if s["index"] in wanted]
@@ -190,7 +191,7 @@ def main() -> int:
     print(f"machine: {platform.platform()} | {platform.processor() or platform.machine()} | cpus={os.cpu_count()} | "
           f"torch {torch.__version__} threads={torch.get_num_threads()} | CUDA {'yes: ' + torch.cuda.get_device_name() if cuda else 'no'}")
     print(f"seeds:   scene list seed {args.seed}; scene i generated with seed {args.seed}+i; ego ratio {args.ego_ratio:g} "
-          f"({sum('camera' in s for s in scene_list(args.scenes, args.seed, args.ego_ratio))} of {args.scenes} scenes filmed by a moving camera)")
+          f"({n_ego} of {args.scenes} scenes filmed by a moving camera)")
     print(f"config:  {args.config} {' '.join('--set ' + o for o in overrides)}")
     print(f"  answerer field-4d: {json.dumps(answerer.config.model_dump(), sort_keys=True)}")
     print(f"scenes:  {len(scenes)}; questions from worldsim.qa.questions (measured label motion), judged by letter\n")

@@ -11,10 +11,10 @@ from safetensors.numpy import load_file
 from plugins.feature_gs.config import TrainConfig
 from plugins.feature_gs.init import initialise
 from plugins.feature_gs.poses import in_world_of, is_moving, resolve_cameras, se3_exp
-from worldsim.pose_metrics import pose_errors
 from plugins.feature_gs.stage import FeatureGSReconstructor
 from plugins.feature_gs.train import Targets, train
 from worldsim.errors import ConfigError
+from worldsim.pose_metrics import pose_errors
 from worldsim.registry import get_stage
 from worldsim.testing import TINY_GENERATOR, tiny_plan
 from worldsim.types import Camera, CameraSpec, GaussianScene
