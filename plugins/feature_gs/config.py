@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 from worldsim.stages import SettingsModel
 
 MAX_STEPS = 1_000_000
+DEFAULT_ESTIMATOR = "opencv-pnp"  # the pose estimator `poses: auto` runs
 
 
 class TrainConfig(SettingsModel):

@@ -30,12 +30,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from plugins.feature_gs.config import DEFAULT_ESTIMATOR
 from worldsim.errors import ConfigError
 from worldsim.types import Camera
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ESTIMATOR = "opencv-pnp"
 # Translation corrections learn at this fraction of the rate that would move the image as much as the rotation
 # rate does (pose_lr x the scene scale): seen through a narrow field of view a sideways step looks almost like a
 # turn, and at the full rate the translations wandered (48x48 orbit clips, 150 steps: centres 4-20 mm off from

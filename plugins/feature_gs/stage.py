@@ -15,9 +15,9 @@ from pathlib import Path
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 
-from plugins.feature_gs.config import TrainConfig
+from plugins.feature_gs.config import DEFAULT_ESTIMATOR, TrainConfig
 from worldsim.errors import ConfigError
 from worldsim.labels import read_labels
 from worldsim.artifacts import atomic_write_json, json_safe
@@ -53,6 +53,31 @@ class FeatureGSConfig(StageConfig):
     pose_config: dict = Field(default_factory=dict, description="settings of the pose estimator stage")
     ply_sh_degree: int = Field(0, ge=0, le=3, description="SH degree of reconstruction/ply/*.ply: (d+1)^2 coefficients "
                                "per channel, zeros above the scene's degree 0; 3 for the INRIA 3DGS loader and viewers")
+
+
+    @model_validator(mode="after")
+    def _pose_config_fits_the_estimator(self) -> "FeatureGSConfig":
+        """pose_config is checked against the estimator that would read it when the config is loaded, not only
+        when a moving clip reaches it (a static clip never runs the estimator)."""
+        if self.poses in ("static", "labels"):
+            return self
+        from worldsim.errors import UnknownStageError
+        from worldsim.registry import get_stage_info
+
+        try:
+            info = get_stage_info("pose", DEFAULT_ESTIMATOR if self.poses == "auto" else self.poses)
+        except UnknownStageError as exc:
+            if self.poses == "auto":  # auto falls back to the labels' cameras or a static one
+                return self
+            raise ValueError(f"poses: {exc}") from None
+        try:
+            info.cls.Config(**self.pose_config)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ValueError(f"pose_config.{where}={first.get('input')!r} for pose estimator '{info.name}': "
+                             f"{first['msg']}") from None
+        return self
 
 
 class FeatureGSReconstructor(Reconstructor):

@@ -188,3 +188,14 @@ def _shift(dy):
     m = np.eye(4)
     m[1, 3] = dy
     return m
+
+
+def test_pose_settings_are_checked_when_the_config_is_loaded():
+    """A static clip never runs the estimator, so its settings are checked against it when the stage is built."""
+    with pytest.raises(ConfigError, match=r"pose_config.rotation_only_travel=5 for pose estimator 'opencv-pnp'"):
+        get_stage("reconstructor", "feature-4dgs", {"pose_config": {"rotation_only_travel": 5}})
+    with pytest.raises(ConfigError, match="pose_config.nope=1 .*Extra inputs"):
+        get_stage("reconstructor", "feature-4dgs", {"pose_config": {"nope": 1}})
+    with pytest.raises(ConfigError, match="poses: unknown pose 'nope'"):
+        get_stage("reconstructor", "feature-4dgs", {"poses": "nope"})
+    assert get_stage("reconstructor", "feature-4dgs", {"poses": "static", "pose_config": {"rotation_only_px": 0.3}})
